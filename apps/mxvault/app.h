@@ -1,0 +1,76 @@
+// Wiring shared by the mxvault subcommands: global options, opening the
+// repository, passwords, the progress line, printing errors. Each
+// cmd_<verb>.cc registers one subcommand; main.cc only dispatches.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/error.h"
+#include "repo/lock.h"
+#include "repo/repository.h"
+
+namespace mx::app {
+
+struct Globals {
+  std::string repo;
+  std::string password_file;
+  std::string password_command;
+  std::string config_file;
+  std::string retry_lock;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+};
+
+/// A subcommand's body: returns the process exit status via Status (OK → 0).
+using Command = std::function<Status()>;
+
+/// Fills unset globals from the environment and the config file.
+Status ResolveGlobals(Globals& g);
+/// Reads the password (file, command, environment, or a terminal prompt).
+Result<std::string> ReadPassword(const Globals& g, bool confirm = false);
+Result<std::string> ReadPasswordFile(const std::string& path);
+Result<repo::BackendPtr> MakeBackend(const Globals& g);
+/// Opens the repository named by the globals; `load_index` reads the index.
+Result<std::unique_ptr<repo::Repository>> OpenRepository(const Globals& g, bool load_index);
+/// Takes a lock honouring --retry-lock.
+Result<std::unique_ptr<repo::RepoLock>> Lock(const Globals& g, repo::Repository& r, bool exclusive);
+
+/// True when a live progress line should be drawn (stderr is a terminal).
+bool ShowProgress(const Globals& g);
+
+/// Redraws a one-line status on stderr every 250 ms until destroyed.
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, std::function<std::string(double elapsed)> render);
+  ~ProgressLine();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  bool enabled_;
+};
+
+std::string FormatDuration(double seconds);
+/// Parses "30s", "5m", "2h" (or plain seconds).
+Result<int> ParseDuration(const std::string& s);
+
+void RegisterInit(CLI::App& app, Globals& g, Command* run);
+void RegisterBackup(CLI::App& app, Globals& g, Command* run);
+void RegisterSnapshots(CLI::App& app, Globals& g, Command* run);
+void RegisterLs(CLI::App& app, Globals& g, Command* run);
+void RegisterRestore(CLI::App& app, Globals& g, Command* run);
+void RegisterCheck(CLI::App& app, Globals& g, Command* run);
+void RegisterCat(CLI::App& app, Globals& g, Command* run);
+void RegisterKey(CLI::App& app, Globals& g, Command* run);
+void RegisterUnlock(CLI::App& app, Globals& g, Command* run);
+void RegisterHelp(CLI::App& app, Globals& g, Command* run);
+
+}  // namespace mx::app

@@ -1,0 +1,130 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+#include "common/bytes.h"
+#include "repo/blob_saver.h"
+#include "vault/source/dir/dir_backup.h"
+
+namespace mx::app {
+namespace {
+struct BackupArgs {
+  std::vector<std::string> paths, excludes, tags;
+  std::string host, parent, compression = "auto";
+  bool force = false;
+};
+}  // namespace
+
+static Status RunBackup(Globals& g, BackupArgs& a) {
+  auto repo = MX_TRY(OpenRepository(g, /*load_index=*/true));
+  auto lock = MX_TRY(Lock(g, *repo, /*exclusive=*/false));
+  if (a.compression == "off") repo->set_compression(repo::Compression::kOff);
+  else if (a.compression == "max") repo->set_compression(repo::Compression::kMax);
+
+  // Packs left by an interrupted backup are indexed and reused — only when no
+  // other live process writes to the repository (its packs may be in flight).
+  auto alone = lock->Alone();
+  if (alone.ok() && *alone) {
+    auto adopted = repo::AdoptOrphanPacks(*repo);
+    if (!adopted.ok()) return adopted.error();
+    if (adopted->adopted && !g.quiet && !g.json)
+      fprintf(stderr, "reusing %zu pack(s) (%s) left by an interrupted backup\n", adopted->adopted,
+              HumanBytes(adopted->bytes).c_str());
+  }
+
+  vault::BackupOptions opts;
+  opts.paths = a.paths;
+  opts.excludes = a.excludes;
+  opts.tags = a.tags;
+  if (a.host.empty()) {
+    char buf[256] = {};
+    gethostname(buf, sizeof(buf) - 1);
+    a.host = buf;
+  }
+  opts.hostname = a.host;
+  opts.force = a.force;
+  opts.program_version = "mxvault 0.1.0";
+  if (!a.parent.empty()) {
+    opts.parent = MX_TRY(repo->FindFile(repo::FileType::kSnapshot, a.parent));
+  }
+  bool show = ShowProgress(g);
+  opts.count_totals = show;
+  vault::BackupProgress progress;
+  Result<vault::BackupSummary> res = Error(Code::kInternal, "", "", "");
+  {
+    ProgressLine line(show, [&](double el) {
+      uint64_t bytes = progress.bytes_done, files = progress.files_done;
+      double rate = el > 0 ? double(bytes) / el : 0;
+      std::string s = "[" + FormatDuration(el) + "] " + std::to_string(files) + " files " +
+                      HumanBytes(bytes) + ", " + HumanBytes(uint64_t(rate)) + "/s";
+      if (progress.totals_known && progress.bytes_total > 0) {
+        uint64_t total = progress.bytes_total;
+        s += ", " + std::to_string(std::min<uint64_t>(100, bytes * 100 / total)) + "% of " +
+             HumanBytes(total);
+        if (rate > 0 && total > bytes) s += ", ETA " + FormatDuration(double(total - bytes) / rate);
+      }
+      if (progress.errors) s += ", " + std::to_string(progress.errors) + " errors";
+      return s;
+    });
+    res = vault::Backup(*repo, opts, &progress);
+  }
+  if (!res.ok()) return std::move(res).error();
+  const vault::BackupSummary& s = *res;
+  if (g.json) {
+    nlohmann::json j = {{"message_type", "summary"},
+                        {"files_new", s.files_new},
+                        {"files_changed", s.files_changed},
+                        {"files_unmodified", s.files_unmodified},
+                        {"dirs_new", s.dirs_new},
+                        {"dirs_changed", s.dirs_changed},
+                        {"dirs_unmodified", s.dirs_unmodified},
+                        {"data_blobs", s.data_blobs},
+                        {"tree_blobs", s.tree_blobs},
+                        {"data_added", s.data_added},
+                        {"data_added_packed", s.data_added_packed},
+                        {"total_files_processed", s.total_files_processed},
+                        {"total_bytes_processed", s.total_bytes_processed},
+                        {"total_duration", s.seconds},
+                        {"snapshot_id", s.snapshot_id.Hex()},
+                        {"errors", s.file_errors.size()}};
+    if (s.parent) j["parent"] = s.parent->Hex();
+    printf("%s\n", j.dump().c_str());
+  } else if (!g.quiet) {
+    if (s.parent) printf("using parent snapshot %s\n", s.parent->Short().c_str());
+    printf("Files:  %6llu new, %6llu changed, %6llu unmodified\n", (unsigned long long)s.files_new,
+           (unsigned long long)s.files_changed, (unsigned long long)s.files_unmodified);
+    printf("Dirs:   %6llu new, %6llu changed, %6llu unmodified\n", (unsigned long long)s.dirs_new,
+           (unsigned long long)s.dirs_changed, (unsigned long long)s.dirs_unmodified);
+    printf("Added to the repository: %s (%s stored)\n", HumanBytes(s.data_added).c_str(),
+           HumanBytes(s.data_added_packed).c_str());
+    double rate = s.seconds > 0 ? double(s.total_bytes_processed) / s.seconds : 0;
+    printf("processed %llu files, %s in %s (%s/s)\n", (unsigned long long)s.total_files_processed,
+           HumanBytes(s.total_bytes_processed).c_str(), FormatDuration(s.seconds).c_str(),
+           HumanBytes(uint64_t(rate)).c_str());
+    printf("snapshot %s saved\n", s.snapshot_id.Short().c_str());
+  }
+  if (!s.file_errors.empty()) {
+    std::string cause = std::to_string(s.file_errors.size()) + " file(s) could not be read, first: " +
+                        s.file_errors.front().Message();
+    return Error(Code::kPartial, "incomplete snapshot", s.snapshot_id.Short(), cause);
+  }
+  return Ok();
+}
+
+void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
+  auto* cmd = app.add_subcommand("backup", "back up files and directories");
+  static BackupArgs a;
+  cmd->add_option("paths", a.paths, "files and directories to back up")->required();
+  cmd->add_option("-e,--exclude", a.excludes, "exclude names (no '/') or paths (with '/') matching this glob");
+  cmd->add_option("--tag", a.tags, "add a tag to the snapshot (repeatable)");
+  cmd->add_option("--host,-H", a.host, "host name to record (default: this host)");
+  cmd->add_option("--parent", a.parent, "snapshot to compare with (default: newest with the same host and paths)");
+  cmd->add_flag("-f,--force", a.force, "read every file, ignoring the parent snapshot");
+  cmd->add_option("--compression", a.compression, "auto, off or max")
+      ->check(CLI::IsMember({"auto", "off", "max"}));
+  cmd->callback([&g, run] { *run = [&g] { return RunBackup(g, a); }; });
+}
+
+}  // namespace mx::app

@@ -1,0 +1,112 @@
+#include "common/clock.h"
+
+#include <ctime>
+#include <cstdio>
+
+namespace mx {
+
+Timestamp Now() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return {ts.tv_sec, int32_t(ts.tv_nsec)};
+}
+
+// Days from civil date (Howard Hinnant's algorithm).
+static int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = unsigned(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + int64_t(doe) - 719468;
+}
+
+std::string FormatRfc3339(Timestamp t) {
+  time_t s = t.sec;
+  struct tm tm;
+  localtime_r(&s, &tm);
+  char buf[80];
+  int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d",
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                        tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::string out(buf, n);
+  if (t.nsec) {
+    char frac[16];
+    std::snprintf(frac, sizeof(frac), ".%09d", t.nsec);
+    std::string f = frac;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  long off = tm.tm_gmtoff;
+  if (off == 0) {
+    out += 'Z';
+  } else {
+    char z[16];
+    long a = off < 0 ? -off : off;
+    std::snprintf(z, sizeof(z), "%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600,
+                  (a / 60) % 60);
+    out += z;
+  }
+  return out;
+}
+
+std::optional<Timestamp> ParseRfc3339(std::string_view s) {
+  auto digits = [&](size_t pos, size_t n, int* out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      char c = s[pos + i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int Y, M, D, h, m, sec;
+  if (!digits(0, 4, &Y) || s.size() < 19 || s[4] != '-' || !digits(5, 2, &M) ||
+      s[7] != '-' || !digits(8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &m) || s[16] != ':' ||
+      !digits(17, 2, &sec))
+    return std::nullopt;
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    return std::nullopt;
+  size_t p = 19;
+  int64_t nsec = 0;
+  if (p < s.size() && s[p] == '.') {
+    ++p;
+    int nd = 0;
+    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+      if (nd < 9) { nsec = nsec * 10 + (s[p] - '0'); ++nd; }
+      ++p;
+    }
+    if (nd == 0) return std::nullopt;
+    for (; nd < 9; ++nd) nsec *= 10;
+  }
+  int64_t offset = 0;
+  if (p < s.size() && (s[p] == 'Z' || s[p] == 'z')) {
+    ++p;
+  } else if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
+    int oh, om;
+    if (!digits(p + 1, 2, &oh) || p + 3 >= s.size() || s[p + 3] != ':' ||
+        !digits(p + 4, 2, &om))
+      return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (s[p] == '-' ? -1 : 1);
+    p += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (p != s.size()) return std::nullopt;
+  int64_t days = DaysFromCivil(Y, unsigned(M), unsigned(D));
+  return Timestamp{days * 86400 + h * 3600 + m * 60 + sec - offset, int32_t(nsec)};
+}
+
+std::string FormatLocal(Timestamp t) {
+  time_t s = t.sec;
+  struct tm tm;
+  localtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+}  // namespace mx

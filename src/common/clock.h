@@ -1,0 +1,28 @@
+// Time stamps as the repository format writes them (Go's RFC 3339 with
+// nanoseconds, "2006-01-02T15:04:05.999999999Z07:00"). Stateless, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mx {
+
+struct Timestamp {
+  int64_t sec = 0;   // seconds since the Unix epoch
+  int32_t nsec = 0;  // 0..999999999
+  bool operator==(const Timestamp&) const = default;
+  auto operator<=>(const Timestamp&) const = default;
+};
+
+Timestamp Now();
+/// Formats in the local zone with its offset (as restic does), trailing zeros
+/// of the fraction dropped.
+std::string FormatRfc3339(Timestamp t);
+/// Parses any RFC 3339 time with optional fraction and 'Z' or ±hh:mm offset.
+std::optional<Timestamp> ParseRfc3339(std::string_view s);
+/// "2024-05-01 10:00:00" in the local zone, for tables.
+std::string FormatLocal(Timestamp t);
+
+}  // namespace mx

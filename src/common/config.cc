@@ -1,0 +1,79 @@
+#include "common/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace mx {
+
+struct Config::Doc {
+  toml::table table;
+};
+
+Result<Config> Config::Parse(const std::string& text, const std::string& name) {
+  Config c;
+  c.name_ = name;
+  try {
+    auto doc = std::make_shared<Doc>();
+    doc->table = toml::parse(text, name);
+    c.doc_ = std::move(doc);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    std::string where = name + ":" + std::to_string(src.begin.line) + ":" +
+                        std::to_string(src.begin.column);
+    return Error(Code::kConfig, "cannot parse configuration", where,
+                 std::string(e.description()));
+  }
+  return c;
+}
+
+Result<Config> Config::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoError("cannot open configuration file", path, errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str(), path);
+}
+
+namespace {
+template <class T>
+Result<std::optional<T>> Get(const toml::table& t, const std::string& key,
+                             const std::string& name, const char* type) {
+  auto node = t.at_path(key);
+  if (!node) return std::optional<T>();
+  if (auto v = node.value<T>()) return std::optional<T>(*v);
+  return Error(Code::kConfig, "invalid configuration value", name + ": " + key,
+               std::string("expected a ") + type);
+}
+}  // namespace
+
+Result<std::optional<std::string>> Config::GetString(const std::string& key) const {
+  return Get<std::string>(doc_->table, key, name_, "string");
+}
+Result<std::optional<int64_t>> Config::GetInt(const std::string& key) const {
+  return Get<int64_t>(doc_->table, key, name_, "integer");
+}
+Result<std::optional<bool>> Config::GetBool(const std::string& key) const {
+  return Get<bool>(doc_->table, key, name_, "boolean");
+}
+Result<std::vector<std::string>> Config::GetStrings(const std::string& key) const {
+  std::vector<std::string> out;
+  auto node = doc_->table.at_path(key);
+  if (!node) return out;
+  auto* arr = node.as_array();
+  if (!arr)
+    return Error(Code::kConfig, "invalid configuration value", name_ + ": " + key,
+                 "expected an array of strings");
+  for (auto& el : *arr) {
+    auto s = el.value<std::string>();
+    if (!s)
+      return Error(Code::kConfig, "invalid configuration value", name_ + ": " + key,
+                   "expected an array of strings");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+}  // namespace mx

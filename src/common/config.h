@@ -1,0 +1,36 @@
+// Configuration files (TOML, via toml++). A Config is an immutable, parsed
+// document; lookups take dotted paths ("repository.path"). Thread-safe for
+// concurrent reads. Every error names the file, and for parse errors the line.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace mx {
+
+class Config {
+ public:
+  /// Parses `path`. Errors: CONFIG (syntax, with file:line:column), IO_ERROR.
+  static Result<Config> Load(const std::string& path);
+  /// Parses `text`; `name` is used in messages.
+  static Result<Config> Parse(const std::string& text, const std::string& name);
+
+  /// The string at `key`; nullopt when absent; CONFIG error when not a string.
+  Result<std::optional<std::string>> GetString(const std::string& key) const;
+  Result<std::optional<int64_t>> GetInt(const std::string& key) const;
+  Result<std::optional<bool>> GetBool(const std::string& key) const;
+  Result<std::vector<std::string>> GetStrings(const std::string& key) const;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  struct Doc;
+  std::shared_ptr<const Doc> doc_;
+  std::string name_;
+};
+
+}  // namespace mx

@@ -1,0 +1,79 @@
+// Concurrency building blocks for pipelines: a bounded blocking queue and a
+// byte budget. Both are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace mx {
+
+/// A FIFO of at most `capacity` items. Push blocks while full; Pop blocks while
+/// empty and returns nullopt once the queue is closed and drained.
+template <class T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {}
+
+  /// Returns false (dropping `item`) if the queue was closed.
+  bool Push(T item) {
+    std::unique_lock<std::mutex> l(mu_);
+    not_full_.wait(l, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  std::optional<T> Pop() {
+    std::unique_lock<std::mutex> l(mu_);
+    not_empty_.wait(l, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
+  /// No more pushes; pops drain what is queued.
+  void Close() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<T> items_;  // GUARDED_BY(mu_)
+  size_t capacity_;
+  bool closed_ = false;  // GUARDED_BY(mu_)
+};
+
+/// Bounds the bytes in flight in a pipeline: Acquire blocks until `n` fits
+/// (a single request larger than the budget is let through alone).
+class ByteBudget {
+ public:
+  explicit ByteBudget(uint64_t limit) : limit_(limit) {}
+  void Acquire(uint64_t n) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return used_ == 0 || used_ + n <= limit_; });
+    used_ += n;
+  }
+  void Release(uint64_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    used_ -= n;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t limit_;
+  uint64_t used_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace mx

@@ -1,0 +1,67 @@
+// Backend: plain storage of repository files, below encryption and dedup
+// (restic's backend.Backend is the model). Implementations: LocalBackend
+// (src/backend/local), S3Backend (later). Every implementation passes
+// tests/backend_conformance_test.cc.
+//
+// Implementations must be thread-safe: the repository calls them from many
+// threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace mx::repo {
+
+enum class FileType { kConfig, kKey, kLock, kSnapshot, kIndex, kPack };
+
+const char* FileTypeName(FileType t);  // "config", "keys", "locks", ...
+
+struct Handle {
+  FileType type;
+  std::string name;  // lower-case hex id; empty for kConfig
+};
+
+struct FileInfo {
+  std::string name;
+  uint64_t size = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// Where the repository lives, for messages ("/srv/repo", "s3:...").
+  virtual std::string Location() const = 0;
+
+  /// Creates the empty layout (directories). REPO_EXISTS if a config exists.
+  virtual Status Create() = 0;
+
+  /// Stores `data` under `h`. Atomic: readers see either nothing or the whole
+  /// file, never a prefix, even if the process dies mid-call; when Save
+  /// returns OK the file is durable. Saving an existing name replaces it.
+  virtual Status Save(const Handle& h, const uint8_t* data, size_t n) = 0;
+
+  /// Reads `length` bytes at `offset` (length 0: to the end). NOT_FOUND when
+  /// the file does not exist; IO_ERROR when it is shorter than requested.
+  virtual Result<Bytes> Load(const Handle& h, uint64_t offset = 0, uint64_t length = 0) = 0;
+
+  /// NOT_FOUND when the file does not exist.
+  virtual Result<FileInfo> Stat(const Handle& h) = 0;
+
+  /// Calls `fn` for every file of type `t` with a valid name (others, like
+  /// temporary files of an interrupted save, are skipped). Stops at the first
+  /// error `fn` returns.
+  virtual Status List(FileType t, const std::function<Status(const FileInfo&)>& fn) = 0;
+
+  /// Removes `h`. NOT_FOUND when it does not exist.
+  virtual Status Remove(const Handle& h) = 0;
+};
+
+using BackendPtr = std::shared_ptr<Backend>;
+
+}  // namespace mx::repo

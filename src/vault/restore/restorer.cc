@@ -1,0 +1,322 @@
+#include "vault/restore/restorer.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/queue.h"
+
+namespace mx::vault {
+using repo::BlobType;
+using repo::Id;
+using repo::Node;
+using repo::Tree;
+
+bool PatternMatches(const std::string& pattern, const std::string& path) {
+  if (pattern.find('/') == std::string::npos) {
+    size_t slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+  }
+  std::string pat = pattern[0] == '/' ? pattern : "/" + pattern;
+  return fnmatch(pat.c_str(), path.c_str(), 0) == 0;
+}
+
+namespace {
+
+struct FileJob {
+  std::string path;      // on disk
+  std::string snap_path; // in the snapshot, for messages
+  Node node;
+};
+
+struct DirMeta {
+  std::string path;
+  Node node;
+};
+
+class Restorer {
+ public:
+  Restorer(repo::Repository& repo, const RestoreOptions& opts, RestoreProgress* p)
+      : repo_(repo), opts_(opts), progress_(p ? p : &own_), jobs_(1024) {}
+
+  Result<RestoreSummary> Run(const repo::Snapshot& snap);
+
+ private:
+  Status Validate(const Id& tree, const std::string& snap_path);
+  bool Selected(const std::string& snap_path, bool is_dir) const;
+  bool AncestorIncluded(const std::string& snap_path) const;
+  Status EnsureDir(const std::string& path);
+  void RestoreNode(const Node& n, const std::string& disk_path, const std::string& snap_path);
+  Status RestoreTree(const Id& tree, const std::string& disk_path, const std::string& snap_path);
+  void WriteFile(const FileJob& job);
+  void SetMeta(const std::string& path, const Node& n, bool symlink);
+  void Report(Error e) {
+    std::lock_guard<std::mutex> l(mu_);
+    sum_.errors.push_back(std::move(e));
+  }
+
+  repo::Repository& repo_;
+  const RestoreOptions& opts_;
+  RestoreProgress own_;
+  RestoreProgress* progress_;
+  BoundedQueue<FileJob> jobs_;
+  std::mutex mu_;
+  RestoreSummary sum_;
+  std::vector<DirMeta> dirs_;  // set last, deepest first
+  std::map<std::pair<uint64_t, uint64_t>, std::string> hardlinks_;  // (dev, inode) → first path
+  std::vector<std::pair<std::string, std::string>> pending_links_;  // (new, existing)
+  std::map<std::pair<uint64_t, uint64_t>, Node> link_meta_;
+};
+
+Status Restorer::Validate(const Id& tree_id, const std::string& snap_path) {
+  Tree t = MX_TRY(repo_.LoadTree(tree_id));
+  for (const Node& n : t.nodes) {
+    std::string why = repo::UnsafeNameReason(n.name);
+    if (!why.empty())
+      return Error(Code::kUnsafePath, "refusing to restore", snap_path + " (tree " + tree_id.Short() + ")",
+                   why + ": " + n.name.substr(0, n.name.find('\0')));
+    if (n.type == "dir") {
+      if (!n.subtree)
+        return Error(Code::kBadFormat, "refusing to restore", snap_path + "/" + n.name,
+                     "directory node has no subtree");
+      MX_CHECK(Validate(*n.subtree, snap_path + "/" + n.name));
+    }
+    progress_->files_total += n.type == "file" ? 1 : 0;
+    progress_->bytes_total += n.type == "file" ? n.size : 0;
+  }
+  return Ok();
+}
+
+bool Restorer::AncestorIncluded(const std::string& snap_path) const {
+  for (const std::string& pat : opts_.includes) {
+    std::string p = snap_path;
+    while (!p.empty()) {
+      if (PatternMatches(pat, p)) return true;
+      size_t slash = p.rfind('/');
+      if (slash == std::string::npos || slash == 0) break;
+      p.resize(slash);
+    }
+  }
+  return false;
+}
+
+bool Restorer::Selected(const std::string& snap_path, bool is_dir) const {
+  for (const std::string& pat : opts_.excludes)
+    if (PatternMatches(pat, snap_path)) return false;
+  if (opts_.includes.empty()) return true;
+  if (AncestorIncluded(snap_path)) return true;
+  return is_dir;  // descend: something inside may be included
+}
+
+Status Restorer::EnsureDir(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Ok();
+    return Error(Code::kUnsafePath, "cannot restore directory", path,
+                 "a non-directory (possibly a symlink) exists there; refusing to write through it");
+  }
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    return ErrnoError("cannot create directory", path, errno);
+  return Ok();
+}
+
+void Restorer::SetMeta(const std::string& path, const Node& n, bool symlink) {
+  if (geteuid() == 0) {
+    if (lchown(path.c_str(), n.uid, n.gid) != 0)
+      Report(ErrnoError("cannot set owner of", path, errno));
+  }
+  if (!symlink && chmod(path.c_str(), repo::PosixPermFromGoMode(n.mode)) != 0)
+    Report(ErrnoError("cannot set mode of", path, errno));
+  struct timespec ts[2] = {{n.atime.sec, n.atime.nsec}, {n.mtime.sec, n.mtime.nsec}};
+  if (utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+    Report(ErrnoError("cannot set times of", path, errno));
+}
+
+void Restorer::WriteFile(const FileJob& job) {
+  int fd = open(job.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Report(ErrnoError("cannot create file", job.path, errno));
+    return;
+  }
+  Fd guard(fd);
+  uint64_t off = 0;
+  for (const Id& c : job.node.content) {
+    auto data = repo_.LoadBlob(BlobType::kData, c);
+    Status s = data.ok() ? WriteFull(fd, data->data(), data->size(), int64_t(off), job.path)
+                         : Status(data.error());
+    if (!s.ok()) {
+      unlink(job.path.c_str());
+      Report(s.error().Wrap("cannot restore file (removed, not left incomplete)", job.snap_path));
+      return;
+    }
+    off += data->size();
+    progress_->bytes_done += data->size();
+  }
+  if (off != job.node.size) {
+    unlink(job.path.c_str());
+    Report(Error(Code::kBadFormat, "cannot restore file (removed)", job.snap_path,
+                 "its blobs hold " + std::to_string(off) + " bytes, the snapshot says " +
+                     std::to_string(job.node.size)));
+    return;
+  }
+  guard = Fd();
+  SetMeta(job.path, job.node, false);
+  progress_->files_done++;
+  std::lock_guard<std::mutex> l(mu_);
+  sum_.files++;
+  sum_.bytes += off;
+}
+
+void Restorer::RestoreNode(const Node& n, const std::string& path, const std::string& snap_path) {
+  if (n.type == "file") {
+    if (n.links > 1) {
+      auto key = std::make_pair(n.device_id, n.inode);
+      auto it = hardlinks_.find(key);
+      if (it != hardlinks_.end()) {
+        pending_links_.emplace_back(path, it->second);
+        return;
+      }
+      hardlinks_[key] = path;
+      link_meta_[key] = n;
+    }
+    jobs_.Push(FileJob{path, snap_path, n});
+  } else if (n.type == "symlink") {
+    unlink(path.c_str());
+    if (symlink(n.linktarget.c_str(), path.c_str()) != 0) {
+      Report(ErrnoError("cannot create symlink", path, errno));
+      return;
+    }
+    SetMeta(path, n, true);
+    std::lock_guard<std::mutex> l(mu_);
+    sum_.files++;
+  } else if (n.type == "fifo") {
+    if (mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) Report(ErrnoError("cannot create fifo", path, errno));
+    else SetMeta(path, n, false);
+  } else if (n.type == "dev" || n.type == "chardev") {
+    mode_t kind = n.type == "dev" ? S_IFBLK : S_IFCHR;
+    if (mknod(path.c_str(), kind | 0600, dev_t(n.device)) != 0) Report(ErrnoError("cannot create device", path, errno));
+    else SetMeta(path, n, false);
+  }
+  // sockets are not restored (as restic)
+}
+
+Status Restorer::RestoreTree(const Id& tree_id, const std::string& disk, const std::string& snap) {
+  Tree t = MX_TRY(repo_.LoadTree(tree_id));
+  for (const Node& n : t.nodes) {
+    std::string dpath = disk + "/" + n.name;
+    std::string spath = snap + "/" + n.name;
+    if (!Selected(spath, n.type == "dir")) continue;
+    if (n.type == "dir") {
+      bool whole = opts_.includes.empty() || AncestorIncluded(spath);
+      if (whole) {
+        MX_CHECK(EnsureDir(dpath));
+        dirs_.push_back(DirMeta{dpath, n});
+        sum_.dirs++;
+      } else {
+        // Only create it if something below is restored: try, remove if empty.
+        MX_CHECK(EnsureDir(dpath));
+      }
+      MX_CHECK(RestoreTree(*n.subtree, dpath, spath));
+      if (!whole) rmdir(dpath.c_str());  // fails (keeps it) when not empty
+      continue;
+    }
+    RestoreNode(n, dpath, spath);
+  }
+  return Ok();
+}
+
+Result<RestoreSummary> Restorer::Run(const repo::Snapshot& snap) {
+  auto t0 = std::chrono::steady_clock::now();
+  // Locate the subtree (or single node) to restore.
+  Id root = snap.tree;
+  std::optional<Node> single;
+  std::string snap_prefix;
+  if (!opts_.subpath.empty()) {
+    std::vector<std::string> parts;
+    size_t pos = 0;
+    std::string sp = opts_.subpath;
+    while (pos <= sp.size()) {
+      size_t next = sp.find('/', pos);
+      if (next == std::string::npos) next = sp.size();
+      if (next > pos) parts.push_back(sp.substr(pos, next - pos));
+      pos = next + 1;
+    }
+    Id cur = root;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      Tree t = MX_TRY(repo_.LoadTree(cur));
+      auto it = std::find_if(t.nodes.begin(), t.nodes.end(), [&](const Node& n) { return n.name == parts[k]; });
+      if (it == t.nodes.end())
+        return Error(Code::kNotFound, "cannot find path in snapshot", "/" + sp, "'" + parts[k] + "' does not exist there");
+      snap_prefix += "/" + parts[k];
+      if (it->type == "dir" && it->subtree) {
+        cur = *it->subtree;
+      } else if (k + 1 == parts.size()) {
+        single = *it;
+      } else {
+        return Error(Code::kNotFound, "cannot find path in snapshot", "/" + sp, "'" + parts[k] + "' is not a directory");
+      }
+    }
+    root = cur;
+  }
+
+  // 1. Validate everything before writing anything.
+  if (single) {
+    std::string why = repo::UnsafeNameReason(single->name);
+    if (!why.empty()) return Error(Code::kUnsafePath, "refusing to restore", snap_prefix, why);
+    progress_->files_total = 1;
+    progress_->bytes_total = single->size;
+  } else {
+    MX_CHECK(Validate(root, snap_prefix.empty() ? "/" : snap_prefix));
+  }
+
+  // 2. Write.
+  MX_CHECK(MakeDirs(opts_.target, 0755));
+  struct stat st;
+  if (lstat(opts_.target.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error(Code::kIo, "cannot restore into", opts_.target, "not a directory");
+  unsigned n = opts_.threads ? opts_.threads : std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < n; ++i)
+    workers.emplace_back([this] {
+      while (auto job = jobs_.Pop()) WriteFile(*job);
+    });
+  Status walk;
+  if (single) {
+    RestoreNode(*single, opts_.target + "/" + single->name, snap_prefix);
+  } else {
+    walk = RestoreTree(root, opts_.target, snap_prefix);
+  }
+  jobs_.Close();
+  for (auto& t : workers) t.join();
+  if (!walk.ok()) return walk.error();
+
+  for (const auto& [path, existing] : pending_links_) {
+    struct stat est;
+    if (lstat(existing.c_str(), &est) != 0) continue;  // the first copy failed: reported already
+    unlink(path.c_str());
+    if (link(existing.c_str(), path.c_str()) != 0) Report(ErrnoError("cannot create hard link", path, errno));
+    else sum_.links++;
+  }
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetMeta(it->path, it->node, false);
+  sum_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return sum_;
+}
+
+}  // namespace
+
+Result<RestoreSummary> Restore(repo::Repository& repo, const repo::Snapshot& snapshot,
+                               const RestoreOptions& opts, RestoreProgress* progress) {
+  Restorer r(repo, opts, progress);
+  return r.Run(snapshot);
+}
+
+}  // namespace mx::vault
