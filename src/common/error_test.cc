@@ -1,0 +1,57 @@
+#include "common/error.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/clock.h"
+
+namespace mx {
+namespace {
+
+TEST(Error, MessageNamesWhatObjectCauseAndCode) {
+  Error e(Code::kCorrupt, "cannot load", "data/ab/abcd", "MAC mismatch");
+  EXPECT_EQ(e.Message(), "cannot load 'data/ab/abcd': MAC mismatch [CORRUPT_DATA]");
+  EXPECT_NE(e.Full().find("hint: "), std::string::npos);
+  Error w = e.Wrap("cannot restore", "/x");
+  EXPECT_EQ(w.code(), Code::kCorrupt);
+  EXPECT_NE(w.Message().find("MAC mismatch"), std::string::npos);
+}
+
+TEST(Error, CodesAreUniqueAndDocumented) {
+  size_t n = 0;
+  const CodeInfo* codes = AllCodes(&n);
+  std::set<std::string> symbols;
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_TRUE(symbols.insert(codes[i].symbol).second) << codes[i].symbol;
+    EXPECT_GT(std::string(codes[i].hint).size(), 10u);
+    EXPECT_EQ(&Describe(codes[i].code), &codes[i]);
+  }
+}
+
+Result<int> Half(int x) {
+  if (x % 2) return Error(Code::kUsage, "odd", std::to_string(x), "");
+  return x / 2;
+}
+Result<int> Quarter(int x) { return Half(MX_TRY(Half(x))); }
+
+TEST(Result, TryPropagates) {
+  EXPECT_EQ(*Quarter(8), 2);
+  EXPECT_FALSE(Quarter(6).ok());
+  EXPECT_EQ(Quarter(6).error().object(), "3");
+}
+
+TEST(Clock, Rfc3339RoundTripsAndParsesOffsets) {
+  Timestamp t{1700000000, 120000000};
+  auto back = ParseRfc3339(FormatRfc3339(t));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, t);
+  EXPECT_EQ(ParseRfc3339("1970-01-01T01:00:00+01:00")->sec, 0);
+  EXPECT_EQ(ParseRfc3339("2001-09-09T01:46:40.5Z")->nsec, 500000000);
+  EXPECT_EQ(ParseRfc3339("0001-01-01T00:00:00Z")->sec, -62135596800);
+  EXPECT_FALSE(ParseRfc3339("2020-13-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("2020-01-01 garbage"));
+}
+
+}  // namespace
+}  // namespace mx
