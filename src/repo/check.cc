@@ -178,6 +178,9 @@ Result<CheckReport> CheckRepository(Repository& repo, const CheckOptions& opts) 
         if (k && n.name <= prev)
           errs[i].push_back(Error(Code::kBadFormat, "invalid tree", tobj, "nodes are not sorted or not unique at '" + n.name + "'"));
         prev = n.name;
+        static const char* kTypes[] = {"file", "dir", "symlink", "dev", "chardev", "fifo", "socket"};
+        if (std::find(std::begin(kTypes), std::end(kTypes), n.type) == std::end(kTypes))
+          errs[i].push_back(Error(Code::kBadFormat, "invalid tree", tobj, "node '" + n.name + "' has unknown type '" + n.type + "'"));
         if (n.type == "dir") {
           if (!n.subtree) errs[i].push_back(Error(Code::kBadFormat, "invalid tree", tobj, "directory '" + n.name + "' has no subtree"));
           else found[i].push_back(*n.subtree);

@@ -44,10 +44,12 @@ Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
     return Error(Code::kBadFormat, "cannot decompress", object,
                  "frame says " + std::to_string(frame) + " bytes, index says " +
                      std::to_string(expected_size));
-  if (frame != ZSTD_CONTENTSIZE_UNKNOWN || expected_size) {
-    size_t size = expected_size ? expected_size : size_t(frame);
-    if (size > kMaxUnknownSize)
-      return Error(Code::kBadFormat, "cannot decompress", object, "frame too large");
+  // Allocate up front only for modest sizes: a frame header can claim any
+  // size, and memory should follow the bytes that actually come out.
+  constexpr size_t kUpFront = 64 << 20;
+  size_t claimed = expected_size ? expected_size : frame == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : size_t(frame);
+  if ((frame != ZSTD_CONTENTSIZE_UNKNOWN || expected_size) && claimed <= kUpFront) {
+    size_t size = claimed;
     Bytes out(size);
     size_t r = ZSTD_decompressDCtx(Ctx().d, out.data(), out.size(), data, n);
     if (ZSTD_isError(r))
@@ -57,7 +59,9 @@ Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
                    "got " + std::to_string(r) + " bytes, expected " + std::to_string(size));
     return out;
   }
-  // Unknown size (streaming frames, as Go's zstd writes for some files).
+  // Unknown or large size (streaming frames, as Go's zstd writes for some files).
+  if (claimed > kMaxUnknownSize)
+    return Error(Code::kBadFormat, "cannot decompress", object, "frame claims more than 2 GiB");
   Bytes out;
   ZSTD_DCtx* d = Ctx().d;
   ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
@@ -71,7 +75,12 @@ Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
     out.insert(out.end(), buf, buf + o.pos);
     if (out.size() > kMaxUnknownSize)
       return Error(Code::kBadFormat, "cannot decompress", object, "frame too large");
-    if (r == 0) break;
+    if (r == 0) {
+      if (expected_size && out.size() != expected_size)
+        return Error(Code::kBadFormat, "cannot decompress", object,
+                     "got " + std::to_string(out.size()) + " bytes, expected " + std::to_string(expected_size));
+      break;
+    }
     if (in.pos == in.size && o.pos == 0)
       return Error(Code::kBadFormat, "cannot decompress", object, "truncated zstd frame");
   }

@@ -336,7 +336,7 @@ std::string SerializeTree(const Tree& t) {
     if (!n.linktarget.empty()) { AppendField(&o, "linktarget"); AppendJsonString(&o, n.linktarget); }
     if (n.device) { AppendField(&o, "device"); o += std::to_string(n.device); }
     AppendField(&o, "content");
-    if (n.type == "file") {
+    if (n.type == "file" || !n.content.empty()) {
       o.push_back('[');
       for (size_t i = 0; i < n.content.size(); ++i) {
         if (i) o.push_back(',');

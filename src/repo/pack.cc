@@ -57,7 +57,7 @@ Result<std::vector<IndexBlob>> ParsePackHeader(const Key& key, const uint8_t* ta
   uint32_t hlen = LoadLE32(tail + tail_len - 4);
   if (hlen < kCryptoOverhead + kPlainEntrySize) return bad("header length " + std::to_string(hlen) + " is too short");
   if (uint64_t(hlen) + 4 > file_size) return bad("header length " + std::to_string(hlen) + " is larger than the file");
-  if (hlen + 4 > kMaxPackHeaderSize) return bad("header length " + std::to_string(hlen) + " exceeds 16 MiB");
+  if (uint64_t(hlen) + 4 > kMaxPackHeaderSize) return bad("header length " + std::to_string(hlen) + " exceeds 16 MiB");
   if (size_t(hlen) + 4 > tail_len) {
     *need = size_t(hlen) + 4;
     return std::vector<IndexBlob>();
@@ -65,10 +65,17 @@ Result<std::vector<IndexBlob>> ParsePackHeader(const Key& key, const uint8_t* ta
   const uint8_t* sealed = tail + tail_len - 4 - hlen;
   auto plain = Unseal(key, sealed, hlen, object + " (pack header)");
   if (!plain.ok()) return std::move(plain).error();
-  const Bytes& h = *plain;
+  return ParseHeaderEntries(*plain, file_size - 4 - hlen, object);
+}
+
+
+Result<std::vector<IndexBlob>> ParseHeaderEntries(const Bytes& h, uint64_t data_end,
+                                                  const std::string& object) {
+  auto bad = [&](const std::string& cause) {
+    return Error(Code::kBadFormat, "invalid pack", object, cause);
+  };
   std::vector<IndexBlob> blobs;
   uint64_t offset = 0;
-  uint64_t data_end = file_size - 4 - hlen;
   for (size_t p = 0; p < h.size();) {
     uint8_t type = h[p];
     if (type > 3) return bad("header entry " + std::to_string(blobs.size()) + " has unknown type " + std::to_string(type));

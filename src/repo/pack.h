@@ -52,4 +52,9 @@ Result<std::vector<IndexBlob>> ParsePackHeader(const Key& key, const uint8_t* ta
                                                size_t tail_len, uint64_t file_size,
                                                const std::string& object, size_t* need);
 
+/// Parses decrypted header entries; `data_end` is where the header starts
+/// (blobs must end before it). Exposed for the fuzzer.
+Result<std::vector<IndexBlob>> ParseHeaderEntries(const Bytes& plain, uint64_t data_end,
+                                                  const std::string& object);
+
 }  // namespace mx::repo
