@@ -1,5 +1,6 @@
 // mxvault: entry point. Parses the command line and runs one subcommand;
 // everything else lives in cmd_<verb>.cc and the libraries.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,6 +21,12 @@ void OnSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Chunk and pack buffers (1-8 MiB) are allocated by one thread and freed by
+  // another. glibc raises its mmap threshold after the first such free, after
+  // which they come from per-thread arenas that keep freed memory: measured
+  // peak RSS of a 470 MB backup fell from 150 MB to 119 MB with a fixed
+  // threshold, at the same speed (bench/RESULTS.md).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);

@@ -77,3 +77,41 @@ class ByteBudget {
 };
 
 }  // namespace mx
+
+namespace mx {
+
+/// Recycles large byte buffers so that a pipeline does not pay page faults
+/// for fresh multi-megabyte allocations on every chunk. Thread-safe.
+template <class Buffer>
+class BufferPool {
+ public:
+  /// Keeps at most `max_kept` buffers, none larger than `max_capacity`.
+  BufferPool(size_t max_kept, size_t max_capacity) : max_kept_(max_kept), max_capacity_(max_capacity) {}
+  /// An empty buffer, with at least `capacity` reserved.
+  Buffer Get(size_t capacity) {
+    Buffer b;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!free_.empty()) {
+        b = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    b.clear();
+    if (b.capacity() < capacity) b.reserve(capacity);
+    return b;
+  }
+  void Put(Buffer&& b) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (free_.size() < max_kept_ && b.capacity() > 0 && b.capacity() <= max_capacity_)
+      free_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<Buffer> free_;  // GUARDED_BY(mu_)
+  size_t max_kept_;
+  size_t max_capacity_;
+};
+
+}  // namespace mx

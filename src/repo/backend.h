@@ -50,6 +50,14 @@ class Backend {
   /// the file does not exist; IO_ERROR when it is shorter than requested.
   virtual Result<Bytes> Load(const Handle& h, uint64_t offset = 0, uint64_t length = 0) = 0;
 
+  /// Load into `out` (resized; its capacity is reused across calls).
+  virtual Status LoadInto(const Handle& h, uint64_t offset, uint64_t length, Bytes* out) {
+    auto r = Load(h, offset, length);
+    if (!r.ok()) return std::move(r).error();
+    *out = std::move(*r);
+    return Ok();
+  }
+
   /// NOT_FOUND when the file does not exist.
   virtual Result<FileInfo> Stat(const Handle& h) = 0;
 

@@ -12,7 +12,9 @@ constexpr size_t kIndexBlobsPerFile = 100000;
 }
 
 BlobSaver::BlobSaver(Repository& repo, size_t pack_size) : repo_(repo), pack_size_(pack_size) {
-  for (int i = 0; i < 2; ++i) uploaders_.emplace_back([this] { UploadLoop(); });
+  // One uploader suffices for a local disk (writes land in the page cache);
+  // object storage will want more (a backend property, later).
+  uploaders_.emplace_back([this] { UploadLoop(); });
 }
 
 BlobSaver::~BlobSaver() {
@@ -43,6 +45,7 @@ void BlobSaver::UploadLoop() {
     }
     repo_.index().AddPack(id, up->blobs);
     stats_.packs++;
+    pack_buffers_.Put(std::move(up->data));
     std::lock_guard<std::mutex> l(mu_);
     pending_blobs_ += up->blobs.size();
     pending_.push_back(IndexPack{id, std::move(up->blobs)});
@@ -83,7 +86,7 @@ Result<bool> BlobSaver::Save(BlobType type, const Id& id, const uint8_t* data, s
       pool.pop_back();
     }
   }
-  if (!pw) pw = std::make_unique<PackWriter>();
+  if (!pw) pw = std::make_unique<PackWriter>(pack_buffers_.Get(pack_size_ + (1 << 20)));
   pw->AddSealing(repo_.key(), type, id, payload, payload_len, ulen);
   (type == BlobType::kTree ? stats_.tree_blobs : stats_.data_blobs)++;
   stats_.bytes_added += n;

@@ -4,7 +4,8 @@
 // then writes the index file for everything saved — restic's write order:
 // packs, then index, then (by the caller) the snapshot.
 //
-// Thread-safe. Memory: at most (savers + queued uploads) packs of ~16 MiB.
+// Thread-safe. Memory: at most (savers + 2 queued + 1 uploading) packs of
+// about pack_size each (4 MiB by default, as restic's packs before 0.14).
 #pragma once
 
 #include <atomic>
@@ -31,7 +32,7 @@ struct SaverStats {
 
 class BlobSaver {
  public:
-  explicit BlobSaver(Repository& repo, size_t pack_size = 16 << 20);
+  explicit BlobSaver(Repository& repo, size_t pack_size = 4 << 20);
   ~BlobSaver();  // abandons unfinished work (nothing is indexed)
 
   /// Stores the blob unless the repository has it already (or another thread
@@ -65,6 +66,7 @@ class BlobSaver {
   std::vector<PackWriter*> all_;                        // GUARDED_BY(pool_mu_)
 
   BoundedQueue<Upload> uploads_{2};
+  BufferPool<Bytes> pack_buffers_{3, 16 << 20};
   std::vector<std::thread> uploaders_;
 
   std::mutex mu_;

@@ -24,7 +24,7 @@ int ZstdLevel(Compression mode) {
   switch (mode) {
     case Compression::kMax: return 19;
     case Compression::kOff: return 0;
-    case Compression::kAuto: default: return 2;
+    case Compression::kAuto: default: return 1;
   }
 }
 
@@ -37,6 +37,13 @@ void Compress(const uint8_t* data, size_t n, int level, Bytes* out) {
 
 Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
                          const std::string& object) {
+  Bytes out;
+  MX_CHECK(DecompressInto(data, n, expected_size, object, &out));
+  return out;
+}
+
+Status DecompressInto(const uint8_t* data, size_t n, size_t expected_size,
+                      const std::string& object, Bytes* result) {
   unsigned long long frame = ZSTD_getFrameContentSize(data, n);
   if (frame == ZSTD_CONTENTSIZE_ERROR)
     return Error(Code::kBadFormat, "cannot decompress", object, "not a zstd frame");
@@ -50,19 +57,21 @@ Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
   size_t claimed = expected_size ? expected_size : frame == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : size_t(frame);
   if ((frame != ZSTD_CONTENTSIZE_UNKNOWN || expected_size) && claimed <= kUpFront) {
     size_t size = claimed;
-    Bytes out(size);
+    Bytes& out = *result;
+    out.resize(size);
     size_t r = ZSTD_decompressDCtx(Ctx().d, out.data(), out.size(), data, n);
     if (ZSTD_isError(r))
       return Error(Code::kBadFormat, "cannot decompress", object, ZSTD_getErrorName(r));
     if (r != size)
       return Error(Code::kBadFormat, "cannot decompress", object,
                    "got " + std::to_string(r) + " bytes, expected " + std::to_string(size));
-    return out;
+    return Ok();
   }
   // Unknown or large size (streaming frames, as Go's zstd writes for some files).
   if (claimed > kMaxUnknownSize)
     return Error(Code::kBadFormat, "cannot decompress", object, "frame claims more than 2 GiB");
-  Bytes out;
+  Bytes& out = *result;
+  out.clear();
   ZSTD_DCtx* d = Ctx().d;
   ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
   ZSTD_inBuffer in{data, n, 0};
@@ -84,7 +93,7 @@ Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
     if (in.pos == in.size && o.pos == 0)
       return Error(Code::kBadFormat, "cannot decompress", object, "truncated zstd frame");
   }
-  return out;
+  return Ok();
 }
 
 }  // namespace mx::repo

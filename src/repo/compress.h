@@ -20,4 +20,8 @@ void Compress(const uint8_t* data, size_t n, int level, Bytes* out);
 Result<Bytes> Decompress(const uint8_t* data, size_t n, size_t expected_size,
                          const std::string& object);
 
+/// Decompress into `out` (resized; capacity reused). Same errors as Decompress.
+Status DecompressInto(const uint8_t* data, size_t n, size_t expected_size,
+                      const std::string& object, Bytes* out);
+
 }  // namespace mx::repo

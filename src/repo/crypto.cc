@@ -109,6 +109,12 @@ bool Verify(const Key& key, const uint8_t* data, size_t n) {
 }
 
 Result<Bytes> Unseal(const Key& key, const uint8_t* data, size_t n, const std::string& object) {
+  Bytes out;
+  MX_CHECK(UnsealInto(key, data, n, object, &out));
+  return out;
+}
+
+Status UnsealInto(const Key& key, const uint8_t* data, size_t n, const std::string& object, Bytes* out) {
   if (n < kCryptoOverhead)
     return Error(Code::kCorrupt, "cannot decrypt", object,
                  "ciphertext of " + std::to_string(n) + " bytes is shorter than the " +
@@ -117,9 +123,9 @@ Result<Bytes> Unseal(const Key& key, const uint8_t* data, size_t n, const std::s
     return Error(Code::kCorrupt, "cannot decrypt", object,
                  "ciphertext verification failed (MAC mismatch)");
   size_t ctlen = n - kCryptoOverhead;
-  Bytes out(ctlen);
-  Ctr(key, data, data + kIvSize, ctlen, out.data());
-  return out;
+  out->resize(ctlen);
+  Ctr(key, data, data + kIvSize, ctlen, out->data());
+  return Ok();
 }
 
 Result<Key> DeriveKey(const std::string& password, const Bytes& salt, uint64_t n,

@@ -36,6 +36,8 @@ inline Bytes Seal(const Key& key, const Bytes& plaintext) {
 /// Verifies the MAC and decrypts. Errors: CORRUPT_DATA (MAC mismatch or too
 /// short); `object` names the file for the message.
 Result<Bytes> Unseal(const Key& key, const uint8_t* data, size_t n, const std::string& object);
+/// Unseal into `out` (resized; capacity reused).
+Status UnsealInto(const Key& key, const uint8_t* data, size_t n, const std::string& object, Bytes* out);
 /// True when the MAC of `data` verifies under `key` (no decryption).
 bool Verify(const Key& key, const uint8_t* data, size_t n);
 

@@ -22,6 +22,9 @@ constexpr size_t kMaxPackHeaderSize = 16 * 1024 * 1024 + 4;
 /// Accumulates encrypted blobs into one pack in memory.
 class PackWriter {
  public:
+  PackWriter() = default;
+  /// Starts with `buffer` (cleared; its capacity is reused).
+  explicit PackWriter(Bytes buffer) : data_(std::move(buffer)) { data_.clear(); }
   /// Appends an already sealed blob. `uncompressed_length` 0 = not compressed.
   void Add(BlobType type, const Id& id, const uint8_t* sealed, size_t n,
            uint32_t uncompressed_length);

@@ -222,19 +222,30 @@ Status Repository::LoadIndex() {
 }
 
 Result<Bytes> Repository::LoadBlob(BlobType type, const Id& id) {
+  Bytes out;
+  MX_CHECK(LoadBlobInto(type, id, &out));
+  return out;
+}
+
+Status Repository::LoadBlobInto(BlobType type, const Id& id, Bytes* out) {
   auto loc = index_.Lookup(type, id);
   std::string object = std::string(BlobTypeName(type)) + " blob " + id.Hex();
   if (!loc)
     return Error(Code::kNotFound, "cannot load", object, "no index lists it");
-  Bytes raw = MX_TRY(backend_->Load(Handle{FileType::kPack, loc->pack.Hex()}, loc->offset, loc->length));
-  std::string where = object + " in " + ObjectName(FileType::kPack, loc->pack);
-  Bytes plain = MX_TRY(Unseal(key_, raw.data(), raw.size(), where));
-  if (loc->uncompressed_length)
-    plain = MX_TRY(Decompress(plain.data(), plain.size(), loc->uncompressed_length, where));
-  if (Id::Hash(plain.data(), plain.size()) != id)
-    return Error(Code::kCorrupt, "cannot load", where,
+  thread_local Bytes raw, plain;
+  Handle h{FileType::kPack, loc->pack.Hex()};
+  MX_CHECK(backend_->LoadInto(h, loc->offset, loc->length, &raw));
+  auto where = [&] { return object + " in " + ObjectName(FileType::kPack, loc->pack); };
+  if (loc->uncompressed_length) {
+    MX_CHECK(UnsealInto(key_, raw.data(), raw.size(), where(), &plain));
+    MX_CHECK(DecompressInto(plain.data(), plain.size(), loc->uncompressed_length, where(), out));
+  } else {
+    MX_CHECK(UnsealInto(key_, raw.data(), raw.size(), where(), out));
+  }
+  if (Id::Hash(out->data(), out->size()) != id)
+    return Error(Code::kCorrupt, "cannot load", where(),
                  "the SHA-256 of its content does not match its id");
-  return plain;
+  return Ok();
 }
 
 Result<Tree> Repository::LoadTree(const Id& id) {

@@ -64,6 +64,9 @@ class Repository {
 
   /// Loads and verifies one blob (its SHA-256 must equal `id`).
   Result<Bytes> LoadBlob(BlobType type, const Id& id);
+  /// LoadBlob into `out`, reusing its capacity and per-thread scratch buffers
+  /// (the restore path: no allocation per blob).
+  Status LoadBlobInto(BlobType type, const Id& id, Bytes* out);
   Result<Tree> LoadTree(const Id& id);
 
   /// Every snapshot, sorted by time (oldest first).

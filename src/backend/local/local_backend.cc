@@ -82,6 +82,12 @@ Status LocalBackend::Save(const Handle& h, const uint8_t* data, size_t n) {
 }
 
 Result<Bytes> LocalBackend::Load(const Handle& h, uint64_t offset, uint64_t length) {
+  Bytes out;
+  MX_CHECK(LoadInto(h, offset, length, &out));
+  return out;
+}
+
+Status LocalBackend::LoadInto(const Handle& h, uint64_t offset, uint64_t length, Bytes* out) {
   std::string path = PathOf(h);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -97,9 +103,8 @@ Result<Bytes> LocalBackend::Load(const Handle& h, uint64_t offset, uint64_t leng
                        std::to_string(st.st_size) + " bytes)");
     length = uint64_t(st.st_size) - offset;
   }
-  Bytes out(length);
-  MX_CHECK(PreadFull(fd.get(), out.data(), length, offset, path));
-  return out;
+  out->resize(length);
+  return PreadFull(fd.get(), out->data(), length, offset, path);
 }
 
 Result<repo::FileInfo> LocalBackend::Stat(const Handle& h) {

@@ -149,17 +149,17 @@ void Restorer::WriteFile(const FileJob& job) {
   }
   Fd guard(fd);
   uint64_t off = 0;
+  thread_local Bytes data;
   for (const Id& c : job.node.content) {
-    auto data = repo_.LoadBlob(BlobType::kData, c);
-    Status s = data.ok() ? WriteFull(fd, data->data(), data->size(), int64_t(off), job.path)
-                         : Status(data.error());
+    Status s = repo_.LoadBlobInto(BlobType::kData, c, &data);
+    if (s.ok()) s = WriteFull(fd, data.data(), data.size(), int64_t(off), job.path);
     if (!s.ok()) {
       unlink(job.path.c_str());
       Report(s.error().Wrap("cannot restore file (removed, not left incomplete)", job.snap_path));
       return;
     }
-    off += data->size();
-    progress_->bytes_done += data->size();
+    off += data.size();
+    progress_->bytes_done += data.size();
   }
   if (off != job.node.size) {
     unlink(job.path.c_str());

@@ -127,7 +127,7 @@ class Archiver {
  public:
   Archiver(repo::Repository& repo, const BackupOptions& opts, BackupProgress* progress)
       : repo_(repo), opts_(opts), progress_(progress ? progress : &own_progress_),
-        saver_(repo), budget_(64ull << 20), files_(256), chunks_(1 << 16) {}
+        saver_(repo), budget_(24ull << 20), files_(256), chunks_(1 << 16), buffers_(8, 3 << 20) {}
 
   Result<BackupSummary> Run();
 
@@ -164,6 +164,7 @@ class Archiver {
   ByteBudget budget_;
   BoundedQueue<FileState*> files_;
   BoundedQueue<ChunkJob> chunks_;
+  BufferPool<Bytes> buffers_;  // chunk buffers, recycled by the blob workers
   NameCache names_;
 
   std::mutex mu_;
@@ -451,10 +452,11 @@ void Archiver::ReadFile(FileState* f) {
   }
   Fd guard(fd);
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  constexpr size_t kBlock = 256 * 1024;
+  constexpr size_t kBlock = 512 * 1024;
   if (uint64_t(f->st.st_size) < repo::kChunkMinSize) {
     // Smaller than the minimum chunk: exactly one chunk, no chunker needed.
-    Bytes data(size_t(f->st.st_size) + 1);
+    Bytes data = buffers_.Get(size_t(f->st.st_size) + 1);
+    data.resize(size_t(f->st.st_size) + 1);
     size_t got = 0;
     for (;;) {
       if (got == data.size()) data.resize(data.size() * 2);
@@ -484,12 +486,14 @@ void Archiver::ReadFile(FileState* f) {
     progress_->bytes_done -= got;
   }
   repo::Chunker chunker(repo_.config().chunker_polynomial);
-  Bytes cur;
-  cur.reserve(2 * 1024 * 1024);
+  constexpr size_t kChunkBuffer = 2 * 1024 * 1024;
+  Bytes cur = buffers_.Get(kChunkBuffer);
   size_t scanned = 0;  // bytes of `cur` already fed to the chunker
   for (;;) {
     if (abort_) { f->failed = true; break; }
     size_t old = cur.size();
+    if (cur.capacity() < old + kBlock)  // never beyond one maximal chunk
+      cur.reserve(std::min(std::max(cur.capacity() * 2, old + kBlock), repo::kChunkMaxSize + kBlock));
     cur.resize(old + kBlock);
     ssize_t r = read(fd, cur.data() + old, kBlock);
     if (r < 0) {
@@ -511,8 +515,8 @@ void Archiver::ReadFile(FileState* f) {
         break;
       }
       size_t end = scanned + split;
-      Bytes rest(cur.begin() + end, cur.end());
-      rest.reserve(2 * 1024 * 1024);
+      Bytes rest = buffers_.Get(kChunkBuffer);
+      rest.assign(cur.begin() + end, cur.end());
       cur.resize(end);
       emit(std::move(cur));
       cur = std::move(rest);
@@ -535,7 +539,7 @@ void Archiver::WorkerLoop() {
       auto r = saver_.Save(BlobType::kData, id, job->data.data(), n);
       if (!r.ok()) Fail(std::move(r).error());
     }
-    job->data = Bytes();
+    buffers_.Put(std::move(job->data));
     budget_.Release(n);
     FileDone(job->file);
   }
