@@ -111,6 +111,20 @@ Result<CheckReport> CheckRepository(Repository& repo, const CheckOptions& opts) 
     }
   });
 
+  // Key files: each must match its name and parse (the one in use opened).
+  MX_CHECK(repo.backend().List(FileType::kKey, [&](const FileInfo& fi) -> Status {
+    std::string object = "keys/" + fi.name;
+    auto raw = repo.backend().Load(Handle{FileType::kKey, fi.name}, 0, 0);
+    if (!raw.ok()) {
+      report.errors.push_back(raw.error());
+    } else if (Id::Hash(raw->data(), raw->size()).Hex() != fi.name) {
+      report.errors.push_back(Damaged(object, "the SHA-256 of its content does not match its name"));
+    } else if (auto kf = ParseKeyFile(*raw, object); !kf.ok()) {
+      report.errors.push_back(kf.error());
+    }
+    return Ok();
+  }));
+
   // 2. Packs: every indexed pack must exist with the size its index implies.
   progress("checking packs");
   std::map<Id, uint64_t> packs_present;

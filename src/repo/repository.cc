@@ -131,6 +131,10 @@ Result<std::unique_ptr<Repository>> Repository::Open(BackendPtr backend, const s
     Handle h{FileType::kKey, fi.name};
     auto raw = backend->Load(h, 0, 0);
     if (!raw.ok()) { last_problem = raw.error().Message(); continue; }
+    if (Id::Hash(raw->data(), raw->size()).Hex() != fi.name) {
+      last_problem = "key file keys/" + fi.name + " is damaged (its SHA-256 does not match its name)";
+      continue;
+    }
     auto kf = ParseKeyFile(*raw, "keys/" + fi.name);
     if (!kf.ok()) { last_problem = kf.error().Message(); continue; }
     auto user = DeriveKey(password, kf->salt, kf->n, kf->r, kf->p);

@@ -73,7 +73,11 @@ class Restorer {
   RestoreSummary sum_;
   std::vector<DirMeta> dirs_;  // set last, deepest first
   std::map<std::pair<uint64_t, uint64_t>, std::string> hardlinks_;  // (dev, inode) → first path
-  std::vector<std::pair<std::string, std::string>> pending_links_;  // (new, existing)
+  struct PendingLink {
+    std::string path, existing, snap_path;
+    Node node;
+  };
+  std::vector<PendingLink> pending_links_;
   std::map<std::pair<uint64_t, uint64_t>, Node> link_meta_;
 };
 
@@ -182,7 +186,7 @@ void Restorer::RestoreNode(const Node& n, const std::string& path, const std::st
       auto key = std::make_pair(n.device_id, n.inode);
       auto it = hardlinks_.find(key);
       if (it != hardlinks_.end()) {
-        pending_links_.emplace_back(path, it->second);
+        pending_links_.push_back(PendingLink{path, it->second, snap_path, n});
         return;
       }
       hardlinks_[key] = path;
@@ -299,11 +303,15 @@ Result<RestoreSummary> Restorer::Run(const repo::Snapshot& snap) {
   for (auto& t : workers) t.join();
   if (!walk.ok()) return walk.error();
 
-  for (const auto& [path, existing] : pending_links_) {
+  for (const PendingLink& pl : pending_links_) {
     struct stat est;
-    if (lstat(existing.c_str(), &est) != 0) continue;  // the first copy failed: reported already
-    unlink(path.c_str());
-    if (link(existing.c_str(), path.c_str()) != 0) Report(ErrnoError("cannot create hard link", path, errno));
+    if (lstat(pl.existing.c_str(), &est) != 0) {
+      // The first name failed (reported) — write this one as its own copy.
+      WriteFile(FileJob{pl.path, pl.snap_path, pl.node});
+      continue;
+    }
+    unlink(pl.path.c_str());
+    if (link(pl.existing.c_str(), pl.path.c_str()) != 0) Report(ErrnoError("cannot create hard link", pl.path, errno));
     else sum_.links++;
   }
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) SetMeta(it->path, it->node, false);
