@@ -206,6 +206,157 @@ std::string UnsafeNameReason(const std::string& name) {
   return {};
 }
 
+namespace {
+// Decodes one UTF-8 sequence at s[i]; returns its length (0 if invalid).
+size_t Utf8Seq(const std::string& s, size_t i, uint32_t* cp) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  unsigned char c = p[i];
+  size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (len == 0 || i + len > s.size() || c > 0xF4) return 0;
+  uint32_t v = len == 1 ? c : c & (0xFF >> (len + 1));
+  for (size_t k = 1; k < len; ++k) {
+    if ((p[i + k] & 0xC0) != 0x80) return 0;
+    v = v << 6 | (p[i + k] & 0x3F);
+  }
+  if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
+      (v >= 0xD800 && v <= 0xDFFF))
+    return 0;
+  *cp = v;
+  return len;
+}
+
+// Go's unicode.IsPrint is false for controls, separators other than ASCII
+// space, format characters, private use and unassigned code points. We escape
+// the common non-printable ranges; anything else is written literally, which
+// strconv.Unquote accepts all the same (only tree-blob byte identity with
+// restic could differ, for exotic code points).
+bool GoPrintable(uint32_t cp) {
+  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD) return false;
+  if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+      (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB))
+    return false;
+  if ((cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000 || cp == 0xFFFE || cp == 0xFFFF) return false;
+  return true;
+}
+}  // namespace
+
+std::string GoQuote(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = 0;
+    size_t len = Utf8Seq(s, i, &cp);
+    if (len == 0) {  // invalid UTF-8 byte
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+      ++i;
+      continue;
+    }
+    if (cp == '"' || cp == '\\') {
+      out.push_back('\\');
+      out.push_back(char(cp));
+    } else if (GoPrintable(cp)) {
+      out.append(s, i, len);
+    } else {
+      switch (cp) {
+        case '\a': out += "\\a"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\v': out += "\\v"; break;
+        default: {
+          char buf[16];
+          if (cp < 0x20 || cp == 0x7F) std::snprintf(buf, sizeof(buf), "\\x%02x", cp);
+          else if (cp < 0x10000) std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+          else std::snprintf(buf, sizeof(buf), "\\U%08x", cp);
+          out += buf;
+        }
+      }
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::optional<std::string> GoUnquote(const std::string& q) {
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  auto put_utf8 = [](std::string* o, uint32_t cp) {
+    if (cp < 0x80) { o->push_back(char(cp)); }
+    else if (cp < 0x800) { o->push_back(char(0xC0 | cp >> 6)); o->push_back(char(0x80 | (cp & 0x3F))); }
+    else if (cp < 0x10000) { o->push_back(char(0xE0 | cp >> 12)); o->push_back(char(0x80 | ((cp >> 6) & 0x3F))); o->push_back(char(0x80 | (cp & 0x3F))); }
+    else { o->push_back(char(0xF0 | cp >> 18)); o->push_back(char(0x80 | ((cp >> 12) & 0x3F))); o->push_back(char(0x80 | ((cp >> 6) & 0x3F))); o->push_back(char(0x80 | (cp & 0x3F))); }
+  };
+  std::string out;
+  out.reserve(q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    char c = q[i];
+    if (c == '"' || c == '\n') return std::nullopt;  // must have been escaped
+    if (c != '\\') { out.push_back(c); continue; }
+    if (++i >= q.size()) return std::nullopt;
+    switch (q[i]) {
+      case 'a': out.push_back('\a'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'v': out.push_back('\v'); break;
+      case '\\': out.push_back('\\'); break;
+      case '"': out.push_back('"'); break;
+      case '\'': return std::nullopt;  // only valid in single-quoted literals
+      case 'x': {
+        if (i + 2 >= q.size()) return std::nullopt;
+        int h = hexval(q[i + 1]), l = hexval(q[i + 2]);
+        if (h < 0 || l < 0) return std::nullopt;
+        out.push_back(char(h << 4 | l));
+        i += 2;
+        break;
+      }
+      case 'u': case 'U': {
+        size_t n = q[i] == 'u' ? 4 : 8;
+        if (i + n >= q.size()) return std::nullopt;
+        uint32_t cp = 0;
+        for (size_t k = 1; k <= n; ++k) {
+          int v = hexval(q[i + k]);
+          if (v < 0) return std::nullopt;
+          cp = cp << 4 | uint32_t(v);
+        }
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+        put_utf8(&out, cp);
+        i += n;
+        break;
+      }
+      default: {
+        if (q[i] >= '0' && q[i] <= '7') {  // \NNN octal byte
+          if (i + 2 >= q.size()) return std::nullopt;
+          int v = 0;
+          for (size_t k = 0; k < 3; ++k) {
+            char d = q[i + k];
+            if (d < '0' || d > '7') return std::nullopt;
+            v = v * 8 + (d - '0');
+          }
+          if (v > 255) return std::nullopt;
+          out.push_back(char(v));
+          i += 2;
+          break;
+        }
+        return std::nullopt;
+      }
+    }
+  }
+  return out;
+}
+
 Result<Tree> ParseTree(const Bytes& data, const std::string& object) {
   auto j = MX_TRY(ParseJson(data, "invalid tree", object));
   return Guard("invalid tree", object, [&]() -> Result<Tree> {
@@ -217,7 +368,9 @@ Result<Tree> ParseTree(const Bytes& data, const std::string& object) {
     for (auto& n : *it) {
       if (!n.is_object()) throw std::runtime_error("a node is not an object");
       Node node;
-      node.name = Str(n, "name");
+      auto name = GoUnquote(Str(n, "name"));
+      if (!name) throw std::runtime_error("a node name is not a valid Go-quoted string");
+      node.name = std::move(*name);
       node.type = Str(n, "type");
       node.mode = Num<uint32_t>(n, "mode");
       node.mtime = TimeField(n, "mtime");
@@ -318,7 +471,7 @@ std::string SerializeTree(const Tree& t) {
     if (!first) o.push_back(',');
     first = false;
     o += "{\"name\":";
-    AppendJsonString(&o, n.name);
+    AppendJsonString(&o, GoQuote(n.name));
     AppendField(&o, "type");
     AppendJsonString(&o, n.type);
     if (n.mode) { AppendField(&o, "mode"); o += std::to_string(n.mode); }

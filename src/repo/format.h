@@ -128,6 +128,13 @@ struct LockInfo {
 Result<LockInfo> ParseLock(const Bytes& json, const std::string& object);
 std::string SerializeLock(const LockInfo& l);
 
+/// restic stores node names quoted as by Go's strconv.Quote (without the outer
+/// quotes) inside the JSON string, so that any byte string survives. These
+/// are that encoding and its inverse; GoUnquote returns nullopt on a syntax
+/// error.
+std::string GoQuote(const std::string& raw);
+std::optional<std::string> GoUnquote(const std::string& quoted);
+
 /// Writes `s` as a JSON string literal the way Go's encoding/json does
 /// (escaping <, >, &, U+2028/9; invalid UTF-8 becomes U+FFFD).
 void AppendJsonString(std::string* out, const std::string& s);

@@ -57,6 +57,27 @@ TEST(Format, ParsersRejectGarbageWithBadFormat) {
   EXPECT_FALSE(ParseConfig(B("{\"version\":2,\"id\":\"x\",\"chunker_polynomial\":\"3\"}")).ok());
 }
 
+// What restic 0.14 wrote for these names (read back from its trees).
+TEST(Format, NamesAreGoQuotedAsResticDoes) {
+  EXPECT_EQ(GoQuote("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(GoQuote("quote\"d"), "quote\\\"d");
+  EXPECT_EQ(GoQuote(std::string("a\xff" "b")), "a\\xffb");
+  EXPECT_EQ(GoQuote("new\nline\ttab"), "new\\nline\\ttab");
+  EXPECT_EQ(GoQuote("ünï cödé 日本 😀"), "ünï cödé 日本 😀");
+  for (std::string raw : {std::string("plain"), std::string("a\\b\"c\n\x01\x7f"),
+                          std::string("\xc3\x28\xff\xfe"), std::string("nbsp\xc2\xa0x"),
+                          std::string("\xe2\x80\xa8sep"), std::string(1, '\0')}) {
+    auto back = GoUnquote(GoQuote(raw));
+    ASSERT_TRUE(back.has_value()) << GoQuote(raw);
+    EXPECT_EQ(*back, raw);
+  }
+  EXPECT_FALSE(GoUnquote("bad\\q").has_value());
+  EXPECT_FALSE(GoUnquote("trailing\\").has_value());
+  EXPECT_FALSE(GoUnquote("\\x4").has_value());
+  EXPECT_FALSE(GoUnquote("raw\"quote").has_value());
+  EXPECT_EQ(*GoUnquote("\\u00e9\\101"), "\xc3\xa9" "A");
+}
+
 TEST(Format, UnsafeNamesAreNamed) {
   EXPECT_EQ(UnsafeNameReason("ok name"), "");
   EXPECT_NE(UnsafeNameReason(""), "");
