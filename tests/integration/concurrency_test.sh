@@ -15,7 +15,7 @@ require_mxvault
 
 cd "$T" || die setup "cd $T"
 
-mk_tree() {  # mk_tree DIR SEED: ~6 MB, 300 small files + 2 larger ones
+mk_tree() {  # mk_tree DIR SEED: ~9 MB, 300 small files + 2 larger ones
   python3 - "$1" "$2" <<'PY'
 import os, random, sys
 root, seed = sys.argv[1], int(sys.argv[2])
@@ -26,7 +26,7 @@ for i in range(300):
     n = r.randint(100, 8000)
     data = os.urandom(n) if i % 2 else ("%d %s\n" % (seed, "text " * 20)).encode() * (n // 100 + 1)
     open(os.path.join(d, "f%03d" % i), "wb").write(data)
-open(os.path.join(root, "big1"), "wb").write(os.urandom(2 * 1024 * 1024 + seed))
+open(os.path.join(root, "big1"), "wb").write(os.urandom(6 * 1024 * 1024 + seed))
 open(os.path.join(root, "big2"), "wb").write(os.urandom(1024 * 1024 + seed))
 PY
 }
@@ -68,7 +68,7 @@ done
 # ---------------------------------------------------------------- (b)
 # restic backs up a slow stdin (fifo fed ~8 s) and so holds a shared lock.
 mkfifo slow.fifo
-( for i in $(seq 1 40); do head -c 100000 /dev/urandom; sleep 0.2; done ) >slow.fifo 2>/dev/null &
+( for _ in $(seq 1 40); do head -c 100000 /dev/urandom; sleep 0.2; done ) >slow.fifo 2>/dev/null &
 feeder=$!
 "$RESTIC" --no-cache -q --password-file "$PW" -r repo backup --stdin --stdin-filename slow.bin <slow.fifo >b-restic.log 2>&1 &
 rpid=$!
@@ -140,7 +140,7 @@ elif [[ "$(faketime -f +40m date +%s 2>/dev/null)" -lt $(( $(date +%s) + 2000 ))
   skip "c/other-host-lock" "faketime does not shift the clock here"
 else
   mkfifo other.fifo
-  ( for i in $(seq 1 40); do head -c 100000 /dev/urandom; sleep 0.2; done ) >other.fifo 2>/dev/null &
+  ( for _ in $(seq 1 40); do head -c 100000 /dev/urandom; sleep 0.2; done ) >other.fifo 2>/dev/null &
   feeder=$!
   # unshare and sh exec: $! is restic's pid
   unshare --uts sh -c 'hostname otherhost && exec "$@"' sh \
