@@ -21,6 +21,44 @@ static int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + int64_t(doe) - 719468;
 }
 
+// Civil date from days since the epoch (Howard Hinnant's algorithm).
+static void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = unsigned(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = int64_t(yoe) + era * 400 + (*m <= 2);
+}
+
+std::string FormatRfc3339Utc(Timestamp t) {
+  int64_t days = t.sec >= 0 ? t.sec / 86400 : -((-t.sec + 86399) / 86400);
+  int64_t secs = t.sec - days * 86400;
+  int64_t y;
+  unsigned mo, d;
+  CivilFromDays(days, &y, &mo, &d);
+  if (y < 0 || y > 9999) return FormatRfc3339(t);  // rare: let snprintf handle it
+  char buf[40];
+  auto put = [&](int pos, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[pos + i] = char('0' + v % 10);
+  };
+  put(0, unsigned(y), 4); buf[4] = '-'; put(5, mo, 2); buf[7] = '-'; put(8, d, 2);
+  buf[10] = 'T'; put(11, unsigned(secs / 3600), 2); buf[13] = ':';
+  put(14, unsigned(secs / 60 % 60), 2); buf[16] = ':'; put(17, unsigned(secs % 60), 2);
+  int n = 19;
+  if (t.nsec) {
+    buf[n++] = '.';
+    put(n, unsigned(t.nsec), 9);
+    n += 9;
+    while (buf[n - 1] == '0') --n;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, size_t(n));
+}
+
 std::string FormatRfc3339(Timestamp t) {
   time_t s = t.sec;
   struct tm tm;

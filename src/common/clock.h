@@ -20,6 +20,9 @@ Timestamp Now();
 /// Formats in the local zone with its offset (as restic does), trailing zeros
 /// of the fraction dropped.
 std::string FormatRfc3339(Timestamp t);
+/// Formats in UTC ("...Z"), without the C library's zone machinery: the hot
+/// path for the three time stamps of every tree node.
+std::string FormatRfc3339Utc(Timestamp t);
 /// Parses any RFC 3339 time with optional fraction and 'Z' or ±hh:mm offset.
 std::optional<Timestamp> ParseRfc3339(std::string_view s);
 /// "2024-05-01 10:00:00" in the local zone, for tables.

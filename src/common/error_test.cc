@@ -50,6 +50,16 @@ TEST(Clock, Rfc3339RoundTripsAndParsesOffsets) {
   EXPECT_EQ(ParseRfc3339("2001-09-09T01:46:40.5Z")->nsec, 500000000);
   EXPECT_EQ(ParseRfc3339("0001-01-01T00:00:00Z")->sec, -62135596800);
   EXPECT_FALSE(ParseRfc3339("2020-13-01T00:00:00Z"));
+  EXPECT_EQ(FormatRfc3339Utc({0, 0}), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339Utc({951782400, 500}), "2000-02-29T00:00:00.0000005Z");
+  EXPECT_EQ(FormatRfc3339Utc({-1, 0}), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(FormatRfc3339Utc({-62135596800, 0}), "0001-01-01T00:00:00Z");
+  for (int64_t s : {int64_t(0), int64_t(1700000000), int64_t(-86400 * 400), int64_t(4102444800)}) {
+    auto back = ParseRfc3339(FormatRfc3339Utc({s, 123456789}));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->sec, s);
+    EXPECT_EQ(back->nsec, 123456789);
+  }
   EXPECT_FALSE(ParseRfc3339("2020-01-01 garbage"));
 }
 

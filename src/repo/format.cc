@@ -475,9 +475,9 @@ std::string SerializeTree(const Tree& t) {
     AppendField(&o, "type");
     AppendJsonString(&o, n.type);
     if (n.mode) { AppendField(&o, "mode"); o += std::to_string(n.mode); }
-    AppendField(&o, "mtime"); AppendJsonString(&o, FormatRfc3339(n.mtime));
-    AppendField(&o, "atime"); AppendJsonString(&o, FormatRfc3339(n.atime));
-    AppendField(&o, "ctime"); AppendJsonString(&o, FormatRfc3339(n.ctime));
+    AppendField(&o, "mtime"); AppendJsonString(&o, FormatRfc3339Utc(n.mtime));
+    AppendField(&o, "atime"); AppendJsonString(&o, FormatRfc3339Utc(n.atime));
+    AppendField(&o, "ctime"); AppendJsonString(&o, FormatRfc3339Utc(n.ctime));
     AppendField(&o, "uid"); o += std::to_string(n.uid);
     AppendField(&o, "gid"); o += std::to_string(n.gid);
     if (!n.user.empty()) { AppendField(&o, "user"); AppendJsonString(&o, n.user); }
