@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "common/bytes.h"
+#include "common/host.h"
 #include "repo/blob_saver.h"
 #include "vault/source/dir/dir_backup.h"
 
@@ -38,11 +39,7 @@ static Status RunBackup(Globals& g, BackupArgs& a) {
   opts.paths = a.paths;
   opts.excludes = a.excludes;
   opts.tags = a.tags;
-  if (a.host.empty()) {
-    char buf[256] = {};
-    gethostname(buf, sizeof(buf) - 1);
-    a.host = buf;
-  }
+  if (a.host.empty()) a.host = Hostname();
   opts.hostname = a.host;
   opts.force = a.force;
   opts.program_version = "mxvault 0.1.0";

@@ -89,11 +89,7 @@ Result<CheckReport> CheckRepository(Repository& repo, const CheckOptions& opts) 
 
   // 1. Index files: load each separately so every damaged one is named.
   progress("loading indexes");
-  std::vector<Id> index_ids;
-  MX_CHECK(repo.backend().List(FileType::kIndex, [&](const FileInfo& fi) {
-    index_ids.push_back(*Id::FromHex(fi.name));
-    return Ok();
-  }));
+  std::vector<Id> index_ids = MX_TRY(repo.ListIds(FileType::kIndex));
   std::map<Id, std::vector<IndexBlob>> packs_in_index;
   std::mutex mu;
   Parallel(index_ids.size(), [&](size_t i) {
@@ -157,11 +153,7 @@ Result<CheckReport> CheckRepository(Repository& repo, const CheckOptions& opts) 
 
   // 3. Snapshots and the trees they reach.
   progress("checking snapshots and trees");
-  std::vector<Id> snap_ids;
-  MX_CHECK(repo.backend().List(FileType::kSnapshot, [&](const FileInfo& fi) {
-    snap_ids.push_back(*Id::FromHex(fi.name));
-    return Ok();
-  }));
+  std::vector<Id> snap_ids = MX_TRY(repo.ListIds(FileType::kSnapshot));
   std::vector<Id> roots;
   for (const Id& sid : snap_ids) {
     auto raw = repo.LoadFile(FileType::kSnapshot, sid);

@@ -7,27 +7,18 @@
 #include <cerrno>
 #include <chrono>
 
+#include "common/host.h"
 #include "common/log.h"
 
 namespace mx::repo {
 namespace {
-std::string Hostname() {
-  char buf[256] = {};
-  gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
-
 struct LockEntry {
   Id id;
   LockInfo info;
 };
 
 Result<std::vector<LockEntry>> ListLocks(Repository& repo) {
-  std::vector<Id> ids;
-  MX_CHECK(repo.backend().List(FileType::kLock, [&](const FileInfo& fi) {
-    ids.push_back(*Id::FromHex(fi.name));
-    return Ok();
-  }));
+  std::vector<Id> ids = MX_TRY(repo.ListIds(FileType::kLock));
   std::vector<LockEntry> out;
   for (const Id& id : ids) {
     auto raw = repo.LoadFile(FileType::kLock, id);
@@ -69,8 +60,7 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, bool exclu
   LockInfo info;
   info.exclusive = exclusive;
   info.hostname = Hostname();
-  struct passwd* pw = getpwuid(getuid());
-  info.username = pw ? pw->pw_name : std::to_string(getuid());
+  info.username = Username();
   info.pid = getpid();
   info.uid = getuid();
   info.gid = getgid();

@@ -1,5 +1,7 @@
 #include "repo/repository.h"
 
+#include "common/host.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -31,17 +33,6 @@ std::string ObjectName(FileType type, const Id& id) {
 }
 
 namespace {
-
-std::string Hostname() {
-  char buf[256] = {};
-  gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
-
-std::string Username() {
-  struct passwd* pw = getpwuid(getuid());
-  return pw ? pw->pw_name : std::to_string(getuid());
-}
 
 std::string MasterKeyJson(const Key& k) {
   nlohmann::json j = {{"mac", {{"k", Base64Encode(k.mac_k, 16)}, {"r", Base64Encode(k.mac_r, 16)}}},
@@ -192,11 +183,7 @@ Result<Id> Repository::SaveFile(FileType type, const std::string& plaintext) {
 }
 
 Status Repository::LoadIndex() {
-  std::vector<Id> ids;
-  MX_CHECK(backend_->List(FileType::kIndex, [&](const FileInfo& fi) {
-    ids.push_back(*Id::FromHex(fi.name));
-    return Ok();
-  }));
+  std::vector<Id> ids = MX_TRY(ListIds(FileType::kIndex));
   std::sort(ids.begin(), ids.end());
   index_files_ = ids;
   std::atomic<size_t> next{0};
@@ -257,12 +244,17 @@ Result<Tree> Repository::LoadTree(const Id& id) {
   return ParseTree(data, "tree " + id.Hex());
 }
 
-Result<std::vector<std::pair<Id, Snapshot>>> Repository::ListSnapshots() {
+Result<std::vector<Id>> Repository::ListIds(FileType type) {
   std::vector<Id> ids;
-  MX_CHECK(backend_->List(FileType::kSnapshot, [&](const FileInfo& fi) {
-    ids.push_back(*Id::FromHex(fi.name));
+  MX_CHECK(backend_->List(type, [&](const FileInfo& fi) {
+    ids.push_back(*Id::FromHex(fi.name));  // backends list valid names only
     return Ok();
   }));
+  return ids;
+}
+
+Result<std::vector<std::pair<Id, Snapshot>>> Repository::ListSnapshots() {
+  std::vector<Id> ids = MX_TRY(ListIds(FileType::kSnapshot));
   std::vector<std::pair<Id, Snapshot>> out;
   for (const Id& id : ids) {
     Bytes raw = MX_TRY(LoadFile(FileType::kSnapshot, id));

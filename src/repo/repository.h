@@ -69,6 +69,8 @@ class Repository {
   Status LoadBlobInto(BlobType type, const Id& id, Bytes* out);
   Result<Tree> LoadTree(const Id& id);
 
+  /// The ids of every file of `type` (unsorted).
+  Result<std::vector<Id>> ListIds(FileType type);
   /// Every snapshot, sorted by time (oldest first).
   Result<std::vector<std::pair<Id, Snapshot>>> ListSnapshots();
   /// Resolves "latest", a full id or a unique prefix of a file of `type`.

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "common/fs.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/queue.h"
 #include "repo/blob_saver.h"
@@ -681,8 +682,7 @@ Result<BackupSummary> Archiver::Run() {
   snap.tree = *root_;
   snap.paths = abs_paths;
   snap.hostname = opts_.hostname;
-  struct passwd* pw = getpwuid(getuid());
-  snap.username = pw ? pw->pw_name : "";
+  snap.username = Username();
   snap.uid = getuid();
   snap.gid = getgid();
   snap.excludes = opts_.excludes;
