@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -161,6 +162,50 @@ TEST_F(RestoreTest, BackupThenRestoreIsByteExact) {
   ASSERT_TRUE(b2.ok());
   EXPECT_EQ(b2->data_blobs, 0u);
   EXPECT_EQ(b2->files_unmodified, 4u);
+}
+
+TEST_F(RestoreTest, LargeFilesRestoreInSegmentsAndAFailedSegmentRemovesTheFile) {
+  std::string src = dir_.path() + "/big";
+  std::filesystem::create_directories(src);
+  Bytes data = repo::RandomBytes(80u << 20);  // > 2 segments of 32 MiB
+  {
+    std::ofstream out(src + "/f.bin", std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+  }
+  ASSERT_TRUE(repo_->LoadIndex().ok());
+  BackupOptions bo;
+  bo.paths = {src};
+  auto b = Backup(*repo_, bo, nullptr);
+  ASSERT_TRUE(b.ok()) << b.error().Message();
+
+  RestoreOptions ro;
+  ro.target = dir_.path() + "/out";
+  ASSERT_TRUE(Restore(*repo_, b->snapshot, ro, nullptr).ok());
+  std::ifstream in(ro.target + src + "/f.bin", std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_EQ(std::memcmp(got.data(), data.data(), data.size()), 0);
+
+  // Remove the pack holding a blob in the middle of the file.
+  Tree top = *repo_->LoadTree(b->snapshot.tree);
+  Id cur = *top.nodes[0].subtree;  // walk down to the file node
+  Node file;
+  for (;;) {
+    Tree t = *repo_->LoadTree(cur);
+    if (t.nodes[0].type == "file") { file = t.nodes[0]; break; }
+    cur = *t.nodes[0].subtree;
+  }
+  ASSERT_GT(file.content.size(), 40u);
+  auto loc = repo_->index().Lookup(BlobType::kData, file.content[file.content.size() / 2]);
+  ASSERT_TRUE(loc.has_value());
+  std::string pack = loc->pack.Hex();
+  std::filesystem::remove(dir_.path() + "/repo/data/" + pack.substr(0, 2) + "/" + pack);
+  ro.target = dir_.path() + "/out2";
+  auto r = Restore(*repo_, b->snapshot, ro, nullptr);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->errors.empty());
+  EXPECT_NE(r->errors[0].Message().find("f.bin"), std::string::npos) << r->errors[0].Message();
+  EXPECT_FALSE(std::filesystem::exists(ro.target + src + "/f.bin"));  // removed, not partial
 }
 
 TEST(TargetComponents, DropsDotsLikeRestic) {
