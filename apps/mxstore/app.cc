@@ -1,0 +1,125 @@
+#include "app.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "common/config.h"
+#include "net/server.h"
+#include "store_server/admin/admin_service.h"
+
+namespace mx::storecli {
+
+store::StoreOptions StoreConfig::ToStoreOptions() const {
+  store::StoreOptions o;
+  o.data_dir = data_dir;
+  o.dismount_bound = std::chrono::milliseconds(dismount_timeout_ms);
+  o.database.serial_commits = serial_commits;
+  o.database.write_buffer_size = write_buffer_size;
+  o.database.min_blob_size = min_blob_size;
+  o.database.max_message_size = max_message_size;
+  return o;
+}
+
+std::string ConfigPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("MXSTORE_CONFIG"); env && *env) return env;
+  return "mxstore.toml";
+}
+
+Result<StoreConfig> LoadStoreConfig(const std::string& path) {
+  auto cfg = Config::Load(path);
+  if (!cfg.ok()) {
+    Error e = cfg.error();
+    return Error(e.code(), e.what(), e.object(), e.cause(),
+                 "pass --config FILE (or set MXSTORE_CONFIG); `mxstore init DIR` writes one");
+  }
+  StoreConfig c;
+  c.path = std::filesystem::absolute(path).lexically_normal().string();
+  c.dir = std::filesystem::path(c.path).parent_path().string();
+  auto resolve = [&](const std::string& p) {
+    if (p.empty() || p[0] == '/') return p;
+    return c.dir + "/" + p;
+  };
+  auto resolve_addr = [&](const std::string& a) {
+    if (a.rfind("unix:", 0) == 0) return "unix:" + resolve(a.substr(5));
+    return a;
+  };
+  auto str = [&](const char* key, std::string* out) -> Status {
+    auto v = MX_TRY(cfg->GetString(key));
+    if (v) *out = *v;
+    return Ok();
+  };
+  auto num = [&](const char* key, auto* out) -> Status {
+    auto v = MX_TRY(cfg->GetInt(key));
+    if (v) {
+      if (*v < 0) return Error(Code::kConfig, "invalid value", path + ": " + key, "must not be negative");
+      *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
+    }
+    return Ok();
+  };
+  MX_CHECK(str("store.data_dir", &c.data_dir));
+  if (c.data_dir.empty())
+    return Error(Code::kConfig, "missing setting", path + ": store.data_dir", "the store needs a data directory");
+  c.data_dir = resolve(c.data_dir);
+  MX_CHECK(str("store.hostname", &c.hostname));
+  MX_CHECK(str("admin.socket", &c.admin_socket));
+  c.admin_socket = resolve(c.admin_socket.empty() ? "admin.sock" : c.admin_socket);
+  for (auto& [key, vec] : {std::pair{"lmtp.listen", &c.lmtp}, {"imap.listen", &c.imap}, {"backup.listen", &c.backup}}) {
+    for (const auto& a : MX_TRY(cfg->GetStrings(key))) vec->push_back(resolve_addr(a));
+  }
+  MX_CHECK(str("backup.token_file", &c.backup_token_file));
+  if (!c.backup_token_file.empty()) c.backup_token_file = resolve(c.backup_token_file);
+  MX_CHECK(num("limits.max_message_size", &c.max_message_size));
+  MX_CHECK(num("limits.max_recipients", &c.max_recipients));
+  MX_CHECK(num("limits.max_connections", &c.max_connections));
+  MX_CHECK(num("limits.idle_timeout_seconds", &c.idle_timeout));
+  MX_CHECK(num("limits.dismount_timeout_ms", &c.dismount_timeout_ms));
+  std::string mode = "group";
+  MX_CHECK(str("engine.commit_mode", &mode));
+  if (mode != "group" && mode != "serial")
+    return Error(Code::kConfig, "invalid value", path + ": engine.commit_mode", "'" + mode + "'",
+                 "use \"group\" (default) or \"serial\"");
+  c.serial_commits = mode == "serial";
+  MX_CHECK(num("engine.write_buffer_size", &c.write_buffer_size));
+  MX_CHECK(num("engine.min_blob_size", &c.min_blob_size));
+  MX_CHECK(str("log.level", &c.log_level));
+  return c;
+}
+
+Result<nlohmann::json> AdminCall(const StoreConfig& config, const nlohmann::json& request) {
+  net::Address a;
+  a.unix_socket = true;
+  a.path = config.admin_socket;
+  auto conn = net::Connect(a);
+  if (!conn.ok())
+    return Error(Code::kDaemonUnreachable, "cannot reach the mxstore daemon", config.admin_socket,
+                 conn.error().cause());
+  if (!(*conn)->Write(request.dump() + "\n"))
+    return Error(Code::kDaemonUnreachable, "cannot send to the mxstore daemon", config.admin_socket,
+                 "the connection closed");
+  std::string reply;
+  char buf[65536];
+  while (reply.find('\n') == std::string::npos) {
+    size_t n = (*conn)->Read(buf, sizeof(buf));
+    if (n == 0)
+      return Error(Code::kDaemonUnreachable, "no reply from the mxstore daemon", config.admin_socket,
+                   "the connection closed before a reply");
+    reply.append(buf, n);
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(reply.substr(0, reply.find('\n')));
+  } catch (const std::exception& e) {
+    return Error(Code::kProtocol, "malformed reply from the mxstore daemon", config.admin_socket, e.what());
+  }
+  if (!j.value("ok", false)) return admin::ErrorFromJson(j.value("error", nlohmann::json::object()));
+  return j["result"];
+}
+
+int Fail(const Error& e) {
+  std::cerr << "mxstore: " << e.Full() << "\n";
+  return e.exit_code();
+}
+
+}  // namespace mx::storecli

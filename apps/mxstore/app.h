@@ -1,0 +1,48 @@
+// Shared wiring of the mxstore commands: the config file, the admin client,
+// output helpers. Not thread-safe (CLI main thread only).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "store/db/store.h"
+
+namespace mx::storecli {
+
+struct StoreConfig {
+  std::string path;  // the config file
+  std::string dir;   // its directory; relative paths are resolved against it
+  std::string data_dir;
+  std::string hostname = "mxstore.localhost";
+  std::string admin_socket;
+  std::vector<std::string> lmtp, imap, backup;
+  std::string backup_token_file;
+  uint64_t max_message_size = 64ull << 20;
+  uint64_t max_recipients = 1000;
+  uint64_t max_connections = 256;
+  int idle_timeout = 300;
+  int dismount_timeout_ms = 10000;
+  bool serial_commits = false;
+  uint64_t write_buffer_size = 64ull << 20;
+  uint64_t min_blob_size = 64ull << 10;
+  std::string log_level = "info";
+
+  store::StoreOptions ToStoreOptions() const;
+};
+
+/// The config file to use: --config, else $MXSTORE_CONFIG, else ./mxstore.toml.
+std::string ConfigPath(const std::string& flag);
+Result<StoreConfig> LoadStoreConfig(const std::string& path);
+
+/// Sends one request to the running daemon. DAEMON_UNREACHABLE when no daemon
+/// answers on the config's admin socket; the daemon's own error otherwise.
+Result<nlohmann::json> AdminCall(const StoreConfig& config, const nlohmann::json& request);
+
+/// Prints `e` to stderr and returns its exit code.
+int Fail(const Error& e);
+
+}  // namespace mx::storecli

@@ -1,0 +1,205 @@
+// mxstore db list|create|mount|dismount|status|set|check|header|logs
+#include <cstdio>
+#include <iostream>
+
+#include "app.h"
+#include "commands.h"
+#include "store/db/database.h"
+#include "store/log/wal.h"
+#include "store_server/admin/admin_service.h"
+
+namespace mx::storecli {
+namespace {
+
+using nlohmann::json;
+
+/// A request to the daemon, or `offline` when no daemon answers.
+Result<json> CallOrOffline(const StoreConfig& cfg, const json& req,
+                           const std::function<Result<json>()>& offline) {
+  auto r = AdminCall(cfg, req);
+  if (r.ok() || r.error().code() != Code::kDaemonUnreachable || !offline) return r;
+  return offline();
+}
+
+std::string DbDir(const StoreConfig& cfg, const std::string& name) {
+  return cfg.data_dir + "/databases/" + name;
+}
+
+void PrintHeader(const json& h) {
+  auto range = h.value("log_range", json::object());
+  std::printf("database:            %s\n", h.value("name", "").c_str());
+  std::printf("identity:            %s\n", h.value("identity", "").c_str());
+  std::printf("created:             %s\n", h.value("created", "").c_str());
+  std::printf("state:               %s\n", h.value("state", "").c_str());
+  std::printf("shutdown:            %s\n", h.value("clean_shutdown", true) ? "clean" : "dirty");
+  std::printf("last mount:          %s\n",
+              h.value("last_mount_recovered", false) ? "recovered from a dirty shutdown" : "clean");
+  std::printf("circular logging:    %s\n", h.value("circular_logging", false) ? "on" : "off");
+  std::printf("log chain:           %s (from log %llu)\n", h.value("log_chain", "").c_str(),
+              (unsigned long long)h.value("chain_first_log", 0ull));
+  std::printf("log range:           logs %llu..%llu, sequences %llu..%llu\n",
+              (unsigned long long)range.value("oldest_log", 0ull), (unsigned long long)range.value("newest_log", 0ull),
+              (unsigned long long)range.value("oldest_seq", 0ull), (unsigned long long)range.value("newest_seq", 0ull));
+  auto backup = [](const json& b) {
+    if (b.is_null()) return std::string("none");
+    return b.value("time", "") + " (log " + std::to_string(b.value("log_number", 0ull)) + ", seq " +
+           std::to_string(b.value("sequence", 0ull)) + ")";
+  };
+  std::printf("last full backup:    %s\n", backup(h.value("last_full_backup", json())).c_str());
+  std::printf("last incremental:    %s\n", backup(h.value("last_incremental_backup", json())).c_str());
+  std::printf("checksums:           %s\n", h.value("checksums", "").c_str());
+}
+
+json LogsToJson(const std::vector<store::WalFileInfo>& logs) {
+  json out = json::array();
+  for (const auto& l : logs)
+    out.push_back({{"number", l.number}, {"archived", l.archived}, {"size", l.size},
+                   {"batches", l.batches}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq},
+                   {"damage", l.damage}, {"torn_tail", l.torn_tail}, {"path", l.path}});
+  return {{"logs", out}, {"gap", store::FindChainGap(logs)}};
+}
+
+int Run(Globals& g, const std::function<Status(const StoreConfig&)>& fn) {
+  auto cfg = LoadStoreConfig(ConfigPath(g.config));
+  if (!cfg.ok()) return g.exit_code = Fail(cfg.error());
+  Status s = fn(*cfg);
+  if (!s.ok()) g.exit_code = Fail(s.error());
+  return g.exit_code;
+}
+
+}  // namespace
+
+void RegisterDb(CLI::App& app, Globals& g) {
+  auto* db = app.add_subcommand("db", "mailbox databases: list, create, mount, dismount, status, set, check, header, logs");
+  db->require_subcommand(1);
+  static std::string name;
+  static std::string circular;
+
+  db->add_subcommand("list", "list the databases")->callback([&g] {
+    Run(g, [&](const StoreConfig& cfg) -> Status {
+      json r = MX_TRY(AdminCall(cfg, {{"cmd", "db.list"}}));
+      if (g.json) {
+        std::cout << r.dump(2) << "\n";
+        return Ok();
+      }
+      std::printf("%-16s %-11s %-9s %-10s %9s  %s\n", "DATABASE", "STATE", "SHUTDOWN", "CIRCULAR", "MAILBOXES", "LOGS");
+      for (const auto& d : r) {
+        const auto& h = d["header"];
+        auto range = h.value("log_range", json::object());
+        std::printf("%-16s %-11s %-9s %-10s %9llu  %llu..%llu\n", d.value("name", "").c_str(),
+                    d.value("mounted", false) ? "mounted" : "dismounted",
+                    h.value("clean_shutdown", true) ? "clean" : "dirty",
+                    h.value("circular_logging", false) ? "on" : "off",
+                    (unsigned long long)d.value("mailboxes", 0ull),
+                    (unsigned long long)range.value("oldest_log", 0ull),
+                    (unsigned long long)range.value("newest_log", 0ull));
+      }
+      return Ok();
+    });
+  });
+
+  auto* create = db->add_subcommand("create", "create and mount a database");
+  create->add_option("NAME", name)->required();
+  static bool create_circular = false;
+  create->add_flag("--circular-logging", create_circular, "delete obsolete logs at once (no incremental backups)");
+  create->callback([&g] {
+    Run(g, [&](const StoreConfig& cfg) -> Status {
+      (void)MX_TRY(AdminCall(cfg, {{"cmd", "db.create"}, {"name", name}, {"circular_logging", create_circular}}));
+      std::cout << "created and mounted database " << name << "\n";
+      return Ok();
+    });
+  });
+
+  for (const char* verb : {"mount", "dismount"}) {
+    auto* c = db->add_subcommand(verb, std::string(verb) + " a database");
+    c->add_option("NAME", name)->required();
+    std::string v = verb;
+    c->callback([&g, v] {
+      Run(g, [&](const StoreConfig& cfg) -> Status {
+        (void)MX_TRY(AdminCall(cfg, {{"cmd", "db." + v}, {"name", name}}));
+        std::cout << v << "ed database " << name << "\n";
+        return Ok();
+      });
+    });
+  }
+
+  auto* set = db->add_subcommand("set", "change a database setting");
+  set->add_option("NAME", name)->required();
+  set->add_option("--circular-logging", circular, "on|off")->required()->check(CLI::IsMember({"on", "off"}));
+  set->callback([&g] {
+    Run(g, [&](const StoreConfig& cfg) -> Status {
+      (void)MX_TRY(AdminCall(cfg, {{"cmd", "db.set"}, {"name", name}, {"circular_logging", circular == "on"}}));
+      std::cout << "database " << name << ": circular logging " << circular << "; a new log chain started\n";
+      return Ok();
+    });
+  });
+
+  for (const char* verb : {"status", "header"}) {
+    auto* c = db->add_subcommand(verb, "print the database header (works without the daemon)");
+    c->add_option("NAME", name)->required();
+    c->callback([&g] {
+      Run(g, [&](const StoreConfig& cfg) -> Status {
+        json h = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.header"}, {"name", name}}, [&]() -> Result<json> {
+          auto hh = MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
+          return admin::HeaderToJson(hh);
+        }));
+        if (g.json) std::cout << h.dump(2) << "\n";
+        else PrintHeader(h);
+        return Ok();
+      });
+    });
+  }
+
+  auto* logs = db->add_subcommand("logs", "list the transaction logs with their sequence ranges");
+  logs->add_option("NAME", name)->required();
+  logs->callback([&g] {
+    Run(g, [&](const StoreConfig& cfg) -> Status {
+      json r = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.logs"}, {"name", name}}, [&]() -> Result<json> {
+        (void)MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
+        auto l = MX_TRY(store::ListWalFiles(DbDir(cfg, name) + "/rocksdb"));
+        return LogsToJson(l);
+      }));
+      if (g.json) {
+        std::cout << r.dump(2) << "\n";
+      } else {
+        std::printf("%-10s %-9s %12s %8s %12s %12s  %s\n", "LOG", "WHERE", "BYTES", "BATCHES", "FIRST SEQ", "LAST SEQ", "STATE");
+        for (const auto& l : r["logs"]) {
+          std::string state = l.value("damage", "");
+          if (state.empty()) state = l.value("torn_tail", false) ? "ok (torn tail)" : "ok";
+          std::printf("%-10llu %-9s %12llu %8llu %12llu %12llu  %s\n",
+                      (unsigned long long)l.value("number", 0ull), l.value("archived", false) ? "archive" : "live",
+                      (unsigned long long)l.value("size", 0ull), (unsigned long long)l.value("batches", 0ull),
+                      (unsigned long long)l.value("first_seq", 0ull), (unsigned long long)l.value("last_seq", 0ull),
+                      state.c_str());
+        }
+        std::string gap = r.value("gap", "");
+        std::printf("chain: %s\n", gap.empty() ? "contiguous" : ("BROKEN: " + gap).c_str());
+      }
+      std::string gap = r.value("gap", "");
+      if (!gap.empty())
+        return Error(Code::kLogChainBroken, "the log chain has a gap", name, gap);
+      return Ok();
+    });
+  });
+
+  auto* check = db->add_subcommand("check", "verify every table, blob and log file checksum");
+  check->add_option("NAME", name)->required();
+  check->callback([&g] {
+    Run(g, [&](const StoreConfig& cfg) -> Status {
+      json r = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.check"}, {"name", name}}, [&]() -> Result<json> {
+        auto d = MX_TRY(store::Database::CheckOffline(DbDir(cfg, name)));
+        return json(d);
+      }));
+      if (g.json) std::cout << json({{"database", name}, {"damaged", r}}).dump(2) << "\n";
+      else
+        for (const auto& line : r) std::cout << "DAMAGED " << line.get<std::string>() << "\n";
+      if (!r.empty())
+        return Error(Code::kStoreCorrupt, "database check failed", name,
+                     std::to_string(r.size()) + " damaged file(s) listed above");
+      if (!g.json) std::cout << "database " << name << ": every table, blob and log file checks out\n";
+      return Ok();
+    });
+  });
+}
+
+}  // namespace mx::storecli

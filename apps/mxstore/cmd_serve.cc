@@ -1,0 +1,93 @@
+// mxstore serve: the daemon. Opens the store, starts the listeners, writes
+// the bound addresses to listeners.json beside the config, and runs until
+// SIGTERM or SIGINT, then stops the listeners and dismounts every database.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "app.h"
+#include "commands.h"
+#include "common/log.h"
+#include "net/server.h"
+#include "store_server/admin/admin_service.h"
+#include "store_server/lmtp/lmtp_service.h"
+
+namespace mx::storecli {
+namespace {
+
+Status Serve(const std::string& config_path) {
+  StoreConfig cfg = MX_TRY(LoadStoreConfig(config_path));
+  if (cfg.log_level == "debug") log::SetLevel(log::Level::kDebug);
+  else if (cfg.log_level == "warn") log::SetLevel(log::Level::kWarn);
+  else if (cfg.log_level == "error") log::SetLevel(log::Level::kError);
+  else log::SetLevel(log::Level::kInfo);
+
+  // Signals are taken by sigwait on this thread only.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
+  lmtp::Limits limits;
+  limits.max_message_size = cfg.max_message_size;
+  limits.max_recipients = cfg.max_recipients;
+  lmtp::LmtpService lmtp_service(store.get(), limits, cfg.hostname, cfg.idle_timeout);
+  admin::AdminService admin_service(store.get());
+
+  std::vector<std::unique_ptr<net::Server>> servers;
+  nlohmann::json bound = {{"lmtp", nlohmann::json::array()}, {"admin", cfg.admin_socket},
+                          {"pid", getpid()}};
+  for (const auto& text : cfg.lmtp) {
+    net::Address a = MX_TRY(net::ParseAddress(text));
+    auto srv = net::Server::Listen(
+        a, [&](net::Conn& c) { lmtp_service.Serve(c); }, cfg.max_connections,
+        "421 4.3.2 Too many connections, try again later\r\n");
+    if (!srv.ok()) return srv.error().Wrap("cannot start the LMTP listener", text);
+    bound["lmtp"].push_back((*srv)->bound().ToString());
+    log::Info("lmtp: listening on " + (*srv)->bound().ToString());
+    servers.push_back(std::move(*srv));
+  }
+  {
+    net::Address a;
+    a.unix_socket = true;
+    a.path = cfg.admin_socket;
+    auto srv = net::Server::Listen(
+        a, [&](net::Conn& c) { admin_service.Serve(c); }, 16, "", 0600);
+    if (!srv.ok()) return srv.error().Wrap("cannot start the admin socket", cfg.admin_socket);
+    servers.push_back(std::move(*srv));
+  }
+  {
+    std::string path = cfg.dir + "/listeners.json";
+    std::ofstream f(path + ".tmp");
+    f << bound.dump(2) << "\n";
+    f.close();
+    rename((path + ".tmp").c_str(), path.c_str());
+  }
+  log::Info("mxstore serving (pid " + std::to_string(getpid()) + ")");
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  for (auto& s : servers) s->Stop();
+  store->Shutdown();
+  unlink((cfg.dir + "/listeners.json").c_str());
+  log::Info("stopped; every database dismounted");
+  return Ok();
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand("serve", "run the store daemon");
+  cmd->callback([&g] {
+    Status s = Serve(ConfigPath(g.config));
+    if (!s.ok()) g.exit_code = Fail(s.error());
+  });
+}
+
+}  // namespace mx::storecli

@@ -1,0 +1,687 @@
+#include "store/db/database.h"
+
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/crc32c.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "rocksdb/db.h"
+#include "rocksdb/file_checksum.h"
+#include "rocksdb/merge_operator.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+#include "store/log/wal.h"
+#include "store/mime/message_info.h"
+
+namespace mx::store {
+namespace {
+
+using nlohmann::json;
+
+// ---- keys (docs/formats/store.md) ------------------------------------------
+void PutBE(std::string* s, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetBE(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+std::string MailboxKey(const std::string& name) { return "M" + name; }
+std::string FolderPrefix(uint64_t mbox) {
+  std::string k = "F";
+  PutBE(&k, mbox, 8);
+  return k;
+}
+std::string FolderKey(uint64_t mbox, const std::string& name) { return FolderPrefix(mbox) + name; }
+std::string CounterKey(uint64_t mbox, uint32_t folder, char which) {
+  std::string k = "C";
+  PutBE(&k, mbox, 8);
+  PutBE(&k, folder, 4);
+  k.push_back(which);
+  return k;
+}
+std::string MessagePrefix(uint64_t mbox, uint32_t folder) {
+  std::string k = "U";
+  PutBE(&k, mbox, 8);
+  PutBE(&k, folder, 4);
+  return k;
+}
+std::string MessageKey(uint64_t mbox, uint32_t folder, uint32_t uid) {
+  std::string k = MessagePrefix(mbox, folder);
+  PutBE(&k, uid, 4);
+  return k;
+}
+std::string BodyKey(char tag, const BodyId& id) {
+  std::string k(1, tag);
+  k.append(reinterpret_cast<const char*>(id.data()), id.size());
+  return k;
+}
+const std::string kMailboxCounter = "Gmailbox";
+
+std::string Fixed64(uint64_t v) {
+  std::string s(8, '\0');
+  std::memcpy(s.data(), &v, 8);
+  return s;
+}
+uint64_t ReadFixed64(const rocksdb::Slice& s) {
+  uint64_t v = 0;
+  if (s.size() == 8) std::memcpy(&v, s.data(), 8);
+  return v;
+}
+
+// Counters merge without a read: 'R' (body reference counts) add, every other
+// counter ('C' UIDNEXT/HIGHESTMODSEQ, 'G' ids) keeps the maximum. Both are
+// commutative, so concurrent batches may reach the log in any order.
+class CounterMerge : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger*) const override {
+    uint64_t a = existing ? ReadFixed64(*existing) : 0;
+    uint64_t b = ReadFixed64(value);
+    uint64_t r;
+    if (!key.empty() && key[0] == 'R')
+      r = static_cast<uint64_t>(static_cast<int64_t>(a) + static_cast<int64_t>(b));
+    else
+      r = std::max(a, b);
+    *new_value = Fixed64(r);
+    return true;
+  }
+  const char* Name() const override { return "mx.CounterMerge"; }
+};
+
+std::string ToCbor(const json& j) {
+  auto v = json::to_cbor(j);
+  return std::string(v.begin(), v.end());
+}
+json FromCbor(const std::string& s) {
+  return json::from_cbor(s.begin(), s.end(), true, false);
+}
+
+Error Engine(const std::string& what, const std::string& object, const rocksdb::Status& s) {
+  Code code = s.IsCorruption() ? Code::kStoreCorrupt : Code::kStoreEngine;
+  return Error(code, what, object, s.ToString());
+}
+
+std::string RandomHex(size_t n) {
+  Bytes b(n);
+  RAND_bytes(b.data(), static_cast<int>(n));
+  return ToHex(b);
+}
+
+rocksdb::Options EngineOptions(const DatabaseOptions& o, bool circular) {
+  rocksdb::Options opt;
+  opt.merge_operator = std::make_shared<CounterMerge>();
+  // File checksums from creation: VerifyFileChecksums and `db check` depend
+  // on them (ROCKSDB-NOTES: only set-at-write checksums catch every flip).
+  opt.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
+  // A damaged record in the middle of a log fails the mount instead of
+  // silently dropping what follows (kPointInTimeRecovery would).
+  opt.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  opt.recycle_log_file_num = 0;  // unusable in 7.8.3 (ROCKSDB-NOTES)
+  if (circular) {
+    opt.WAL_ttl_seconds = 0;      // obsolete logs are deleted at once
+    opt.WAL_size_limit_MB = 0;
+  } else {
+    // Archive: RocksDB must never expire archived logs itself; only a backup
+    // truncates them.
+    opt.WAL_ttl_seconds = uint64_t{1} << 40;
+    opt.WAL_size_limit_MB = uint64_t{1} << 40;
+  }
+  opt.write_buffer_size = o.write_buffer_size;
+  opt.enable_blob_files = true;
+  opt.min_blob_size = o.min_blob_size;
+  opt.max_background_jobs = 2;
+  opt.keep_log_file_num = 5;  // RocksDB's info LOG files, not the transaction logs
+  return opt;
+}
+
+}  // namespace
+
+std::string BodyIdHex(const BodyId& id) { return ToHex(id.data(), id.size()); }
+
+class Database::OpGuard {
+ public:
+  explicit OpGuard(Database* db) : db_(db), status_(db->BeginOp()) {}
+  ~OpGuard() {
+    if (status_.ok()) db_->EndOp();
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  Database* db_;
+  Status status_;
+};
+#define MX_OP()                               \
+  OpGuard op_guard_(this);                    \
+  if (!op_guard_.status().ok()) return op_guard_.status().error()
+
+Database::Database(std::string dir, DatabaseOptions options)
+    : dir_(std::move(dir)), options_(options) {}
+
+Database::~Database() {
+  if (db_) {
+    (void)Dismount(std::chrono::milliseconds(10000));
+  }
+}
+
+Status Database::Create(const std::string& dir, const std::string& name, bool circular) {
+  if (access((dir + "/header.json").c_str(), F_OK) == 0)
+    return Error(Code::kDatabaseExists, "cannot create the database", dir, "it holds a database already");
+  MX_CHECK(MakeDirs(dir, 0700));
+  rocksdb::Options opt = EngineOptions(DatabaseOptions{}, circular);
+  opt.create_if_missing = true;
+  opt.error_if_exists = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(opt, dir + "/rocksdb", &raw);
+  if (!s.ok()) return Engine("cannot create the database", dir, s);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  uint64_t newest_log = 0;
+  {
+    rocksdb::VectorLogPtr files;
+    if (db->GetSortedWalFiles(files).ok() && !files.empty()) newest_log = files.back()->LogNumber();
+  }
+  s = db->Close();
+  if (!s.ok()) return Engine("cannot close the new database", dir, s);
+  DatabaseHeader h;
+  h.name = name;
+  h.identity = RandomHex(16);
+  h.created = FormatRfc3339(Now());
+  h.circular_logging = circular;
+  h.log_chain = RandomHex(8);
+  h.chain_first_log = newest_log;
+  return h.Save(dir);
+}
+
+Result<std::unique_ptr<Database>> Database::Mount(const std::string& dir,
+                                                  const DatabaseOptions& options) {
+  DatabaseHeader h = MX_TRY(DatabaseHeader::Load(dir));
+  bool dirty = h.state == "mounted" || !h.clean_shutdown;
+  std::unique_ptr<Database> d(new Database(dir, options));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(EngineOptions(options, h.circular_logging), dir + "/rocksdb", &raw);
+  if (!s.ok()) {
+    Error e = Engine("cannot mount database '" + h.name + "'", dir, s);
+    if (s.IsCorruption())
+      return Error(Code::kStoreCorrupt, e.what(), dir, e.cause(),
+                   "run `mxstore db check " + h.name + "` to name the damaged file; restore the database from a backup");
+    return e;
+  }
+  d->db_.reset(raw);
+  if (dirty)
+    log::Warn("database '" + h.name + "' was not dismounted cleanly; recovered from its transaction logs");
+  h.state = "mounted";
+  h.clean_shutdown = false;
+  h.last_mount_recovered = dirty;
+  d->header_ = h;
+  MX_CHECK(d->RefreshLogRange(&d->header_));
+  MX_CHECK(d->header_.Save(dir));
+  d->state_ = State::kMounted;
+  return d;
+}
+
+Status Database::BeginOp() {
+  std::lock_guard<std::mutex> l(ops_mu_);
+  if (state_.load() != State::kMounted)
+    return Error(Code::kDatabaseNotMounted, "database is not mounted", header_.name,
+                 state_.load() == State::kDismounting ? "it is being dismounted" : "it is dismounted");
+  ++ops_in_flight_;
+  return Ok();
+}
+
+void Database::EndOp() {
+  std::lock_guard<std::mutex> l(ops_mu_);
+  if (--ops_in_flight_ == 0) ops_cv_.notify_all();
+}
+
+Status Database::Dismount(std::chrono::milliseconds bound) {
+  {
+    std::unique_lock<std::mutex> l(ops_mu_);
+    if (state_.load() == State::kDismounted) return Ok();
+    state_ = State::kDismounting;
+    if (!ops_cv_.wait_for(l, bound, [&] { return ops_in_flight_ == 0; }))
+      return Error(Code::kDismountTimeout, "cannot dismount database '" + header_.name + "'", dir_,
+                   std::to_string(ops_in_flight_) + " operations still in flight after " +
+                       std::to_string(bound.count()) + " ms");
+  }
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  rocksdb::Status s = db_->FlushWAL(true /* sync */);
+  if (s.ok()) s = db_->Close();
+  db_.reset();
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mailbox_ids_.clear();
+    folder_ids_.clear();
+    folders_.clear();
+  }
+  state_ = State::kDismounted;
+  header_.state = "dismounted";
+  header_.clean_shutdown = s.ok();
+  (void)RefreshLogRange(&header_);
+  MX_CHECK(header_.Save(dir_));
+  if (!s.ok()) return Engine("database closed with an error", dir_, s);
+  return Ok();
+}
+
+Status Database::RefreshLogRange(DatabaseHeader* h) {
+  std::string rdir = dir_ + "/rocksdb";
+  std::vector<std::pair<uint64_t, std::string>> logs;
+  for (const std::string& d : {rdir, rdir + "/archive"}) {
+    DIR* dd = opendir(d.c_str());
+    if (dd == nullptr) continue;
+    while (dirent* e = readdir(dd)) {
+      std::string n = e->d_name;
+      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".log") == 0 &&
+          n.find_first_not_of("0123456789") == n.size() - 4)
+        logs.emplace_back(std::stoull(n.substr(0, n.size() - 4)), d + "/" + n);
+    }
+    closedir(dd);
+  }
+  std::sort(logs.begin(), logs.end());
+  h->oldest_log = h->newest_log = h->oldest_seq = h->newest_seq = 0;
+  if (logs.empty()) return Ok();
+  h->oldest_log = logs.front().first;
+  h->newest_log = logs.back().first;
+  // The oldest non-empty log gives the first sequence; the engine (or the
+  // newest non-empty log) gives the last.
+  for (const auto& [n, path] : logs) {
+    auto info = ReadWalFile(path);
+    if (info.ok() && info->batches > 0) {
+      h->oldest_seq = info->first_seq;
+      break;
+    }
+  }
+  if (db_) {
+    h->newest_seq = db_->GetLatestSequenceNumber();
+  } else {
+    for (auto it = logs.rbegin(); it != logs.rend(); ++it) {
+      auto info = ReadWalFile(it->second);
+      if (info.ok() && info->batches > 0) {
+        h->newest_seq = info->last_seq;
+        break;
+      }
+    }
+  }
+  return Ok();
+}
+
+DatabaseHeader Database::Header() {
+  std::lock_guard<std::mutex> l(admin_mu_);
+  if (db_ && mounted()) (void)RefreshLogRange(&header_);
+  return header_;
+}
+
+Status Database::Commit(void* batch_ptr) {
+  auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // acknowledged only when durable in the log
+  std::shared_lock<std::shared_timed_mutex> gate(write_gate_);
+  rocksdb::Status s;
+  if (options_.serial_commits) {
+    std::lock_guard<std::mutex> l(serial_mu_);
+    s = db_->Write(wo, batch);
+  } else {
+    s = db_->Write(wo, batch);  // concurrent writers share one fsync
+  }
+  if (!s.ok()) return Engine("cannot commit to database '" + header_.name + "'", dir_, s);
+  return Ok();
+}
+
+// ---- mailboxes and folders ---------------------------------------------------
+
+Result<MailboxInfo> Database::CreateMailbox(const std::string& mailbox) {
+  MX_OP();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  std::string v;
+  if (db_->Get(rocksdb::ReadOptions(), MailboxKey(mailbox), &v).ok())
+    return Error(Code::kMailboxExists, "cannot create mailbox", mailbox,
+                 "it exists in database '" + header_.name + "'");
+  std::string counter;
+  uint64_t id = 1;
+  if (db_->Get(rocksdb::ReadOptions(), kMailboxCounter, &counter).ok()) id = ReadFixed64(counter) + 1;
+  MailboxInfo info{id, mailbox, FormatRfc3339(Now())};
+  rocksdb::WriteBatch batch;
+  batch.Merge(kMailboxCounter, Fixed64(id));
+  batch.Put(MailboxKey(mailbox), ToCbor({{"id", id}, {"created", info.created}}));
+  // Every new mailbox has the special-use folders (RFC 6154) and INBOX as 1.
+  static const std::pair<const char*, const char*> kFolders[] = {
+      {"INBOX", ""}, {"Drafts", "\\Drafts"}, {"Sent", "\\Sent"},
+      {"Trash", "\\Trash"}, {"Junk", "\\Junk"}, {"Archive", "\\Archive"}};
+  uint32_t fid = 0;
+  uint32_t uidvalidity = static_cast<uint32_t>(Now().sec);
+  for (const auto& [name, use] : kFolders) {
+    ++fid;
+    batch.Put(FolderKey(id, name), ToCbor({{"id", fid}, {"special_use", use},
+                                           {"uidvalidity", uidvalidity}, {"subscribed", true}}));
+  }
+  MX_CHECK(Commit(&batch));
+  return info;
+}
+
+Status Database::DeleteMailbox(const std::string& mailbox) {
+  MX_OP();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  uint64_t id = MX_TRY(MailboxId(mailbox));
+  rocksdb::WriteBatch batch;
+  batch.Delete(MailboxKey(mailbox));
+  // Every key of the mailbox: folders, counters, messages, expunge records;
+  // each message drops its body reference.
+  for (char tag : {'F', 'C', 'U', 'X'}) {
+    std::string prefix(1, tag);
+    PutBE(&prefix, id, 8);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (tag == 'U') {
+        json rec = FromCbor(it->value().ToString());
+        const auto& body = rec.at("b").get_binary();
+        BodyId bid{};
+        std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
+        batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
+      }
+      batch.Delete(it->key());
+    }
+  }
+  MX_CHECK(Commit(&batch));
+  std::lock_guard<std::mutex> l(alloc_mu_);
+  mailbox_ids_.erase(mailbox);
+  for (auto it = folders_.begin(); it != folders_.end();)
+    it = it->first.first == id ? folders_.erase(it) : std::next(it);
+  for (auto it = folder_ids_.begin(); it != folder_ids_.end();)
+    it = it->first.first == id ? folder_ids_.erase(it) : std::next(it);
+  return Ok();
+}
+
+Result<std::vector<MailboxInfo>> Database::ListMailboxes() {
+  MX_OP();
+  std::vector<MailboxInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("M"); it->Valid() && it->key().starts_with("M"); it->Next()) {
+    json rec = FromCbor(it->value().ToString());
+    out.push_back({rec.at("id").get<uint64_t>(), it->key().ToString().substr(1),
+                   rec.value("created", "")});
+  }
+  return out;
+}
+
+Result<uint64_t> Database::MailboxId(const std::string& mailbox) {
+  {
+    auto it = mailbox_ids_.find(mailbox);
+    if (it != mailbox_ids_.end()) return it->second;
+  }
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MailboxKey(mailbox), &v);
+  if (s.IsNotFound())
+    return Error(Code::kMailboxNotFound, "no such mailbox", mailbox,
+                 "database '" + header_.name + "' does not hold it");
+  if (!s.ok()) return Engine("cannot read mailbox", mailbox, s);
+  uint64_t id = FromCbor(v).at("id").get<uint64_t>();
+  mailbox_ids_[mailbox] = id;
+  return id;
+}
+
+Result<uint32_t> Database::FolderId(uint64_t mbox, const std::string& folder) {
+  auto key = std::make_pair(mbox, folder);
+  auto it = folder_ids_.find(key);
+  if (it != folder_ids_.end()) return it->second;
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), FolderKey(mbox, folder), &v);
+  if (s.IsNotFound()) return Error(Code::kFolderNotFound, "no such folder", folder, "");
+  if (!s.ok()) return Engine("cannot read folder", folder, s);
+  uint32_t id = FromCbor(v).at("id").get<uint32_t>();
+  folder_ids_[key] = id;
+  return id;
+}
+
+Result<Database::FolderState*> Database::LoadFolderState(uint64_t mbox, uint32_t folder) {
+  auto key = std::make_pair(mbox, folder);
+  auto it = folders_.find(key);
+  if (it != folders_.end()) return &it->second;
+  FolderState st;
+  std::string v;
+  if (db_->Get(rocksdb::ReadOptions(), CounterKey(mbox, folder, 'u'), &v).ok())
+    st.uidnext = static_cast<uint32_t>(ReadFixed64(v));
+  if (st.uidnext == 0) st.uidnext = 1;
+  if (db_->Get(rocksdb::ReadOptions(), CounterKey(mbox, folder, 'm'), &v).ok())
+    st.modseq = ReadFixed64(v);
+  return &(folders_[key] = st);
+}
+
+Result<FolderInfo> Database::CreateFolder(const std::string& mailbox, const std::string& folder,
+                                          const std::string& special_use) {
+  MX_OP();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  uint64_t mbox;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+  }
+  auto existing = ListFolders(mailbox);
+  if (!existing.ok()) return std::move(existing).error();
+  uint32_t max_id = 0;
+  for (const auto& f : *existing) {
+    if (f.name == folder)
+      return Error(Code::kMailboxExists, "cannot create folder", mailbox + "/" + folder, "it exists");
+    max_id = std::max(max_id, f.id);
+  }
+  FolderInfo info;
+  info.id = max_id + 1;
+  info.name = folder;
+  info.special_use = special_use;
+  info.uidvalidity = static_cast<uint32_t>(Now().sec);
+  rocksdb::WriteBatch batch;
+  batch.Put(FolderKey(mbox, folder), ToCbor({{"id", info.id}, {"special_use", special_use},
+                                              {"uidvalidity", info.uidvalidity}, {"subscribed", true}}));
+  MX_CHECK(Commit(&batch));
+  return info;
+}
+
+Result<std::vector<FolderInfo>> Database::ListFolders(const std::string& mailbox) {
+  MX_OP();
+  uint64_t mbox;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+  }
+  std::vector<FolderInfo> out;
+  std::string prefix = FolderPrefix(mbox);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    json rec = FromCbor(it->value().ToString());
+    FolderInfo f;
+    f.name = it->key().ToString().substr(prefix.size());
+    f.id = rec.at("id").get<uint32_t>();
+    f.special_use = rec.value("special_use", "");
+    f.uidvalidity = rec.value("uidvalidity", 0u);
+    f.subscribed = rec.value("subscribed", true);
+    out.push_back(std::move(f));
+  }
+  for (auto& f : out) {
+    {
+      std::lock_guard<std::mutex> l(alloc_mu_);
+      FolderState* st = MX_TRY(LoadFolderState(mbox, f.id));
+      f.uidnext = st->uidnext;
+      f.highestmodseq = st->modseq;
+    }
+    std::string mp = MessagePrefix(mbox, f.id);
+    std::unique_ptr<rocksdb::Iterator> m(db_->NewIterator(rocksdb::ReadOptions()));
+    for (m->Seek(mp); m->Valid() && m->key().starts_with(mp); m->Next()) ++f.messages;
+  }
+  return out;
+}
+
+// ---- messages ----------------------------------------------------------------
+
+Result<std::vector<Delivered>> Database::Deliver(const std::vector<std::string>& mailboxes,
+                                                 std::string_view message, int64_t internal_date,
+                                                 int32_t internal_zone, const std::string& folder) {
+  if (message.size() > options_.max_message_size)
+    return Error(Code::kMessageTooLarge, "message refused", header_.name,
+                 std::to_string(message.size()) + " bytes is over the limit of " +
+                     std::to_string(options_.max_message_size));
+  MX_OP();
+  BodyId id{};
+  unsigned int len = 0;
+  EVP_Digest(message.data(), message.size(), id.data(), &len, EVP_sha256(), nullptr);
+
+  rocksdb::WriteBatch batch;
+  std::string info_key = BodyKey('P', id);
+  std::string existing;
+  if (!db_->Get(rocksdb::ReadOptions(), info_key, &existing).ok()) {
+    // First copy in this database: the body and what FETCH needs of it.
+    batch.Put(BodyKey('B', id), rocksdb::Slice(message.data(), message.size()));
+    batch.Put(info_key, ToCbor(ParseMessageInfo(message)));
+  }
+  batch.Merge(BodyKey('R', id), Fixed64(mailboxes.size()));
+
+  std::vector<Delivered> out;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    for (const auto& mailbox : mailboxes) {
+      uint64_t mbox = MX_TRY(MailboxId(mailbox));
+      uint32_t fid = MX_TRY(FolderId(mbox, folder));
+      FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
+      uint32_t uid = st->uidnext++;
+      uint64_t modseq = ++st->modseq;
+      json rec = {{"m", modseq}, {"f", 0}, {"d", internal_date}, {"z", internal_zone},
+                  {"s", message.size()}, {"b", json::binary(std::vector<uint8_t>(id.begin(), id.end()))}};
+      batch.Put(MessageKey(mbox, fid, uid), ToCbor(rec));
+      batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
+      batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
+      out.push_back({mailbox, uid});
+    }
+  }
+  MX_CHECK(Commit(&batch));
+  return out;
+}
+
+Result<std::vector<MessageRecord>> Database::ListMessages(const std::string& mailbox,
+                                                          const std::string& folder) {
+  MX_OP();
+  uint64_t mbox;
+  uint32_t fid;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+    fid = MX_TRY(FolderId(mbox, folder));
+  }
+  std::vector<MessageRecord> out;
+  std::string prefix = MessagePrefix(mbox, fid);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    json rec = FromCbor(it->value().ToString());
+    MessageRecord m;
+    m.uid = static_cast<uint32_t>(GetBE(it->key().data() + prefix.size(), 4));
+    m.modseq = rec.at("m").get<uint64_t>();
+    m.flags = rec.value("f", 0u);
+    if (rec.contains("k")) m.keywords = rec["k"].get<std::vector<std::string>>();
+    m.internal_date = rec.value("d", int64_t{0});
+    m.internal_zone = rec.value("z", 0);
+    m.size = rec.value("s", uint64_t{0});
+    const auto& b = rec.at("b").get_binary();
+    std::copy_n(b.begin(), std::min<size_t>(32, b.size()), m.body.begin());
+    out.push_back(std::move(m));
+  }
+  if (!it->status().ok()) return Engine("cannot list messages", mailbox + "/" + folder, it->status());
+  return out;
+}
+
+Result<std::string> Database::ReadBody(const BodyId& body) {
+  MX_OP();
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), BodyKey('B', body), &v);
+  if (!s.ok()) return Engine("cannot read message body", BodyIdHex(body), s);
+  return v;
+}
+
+// ---- check ---------------------------------------------------------------------
+
+namespace {
+
+/// Whole-file CRC-32C of every live table and blob file against the
+/// checksum the MANIFEST recorded when the file was written.
+void CheckFileChecksums(rocksdb::DB* db, std::vector<std::string>* damage) {
+  std::vector<rocksdb::LiveFileStorageInfo> files;
+  rocksdb::LiveFilesStorageInfoOptions lo;
+  rocksdb::Status s = db->GetLiveFilesStorageInfo(lo, &files);
+  if (!s.ok()) {
+    damage->push_back("engine: cannot list live files: " + s.ToString());
+    return;
+  }
+  for (const auto& f : files) {
+    if (f.file_type != rocksdb::kTableFile && f.file_type != rocksdb::kBlobFile) continue;
+    std::string path = f.directory + "/" + f.relative_filename;
+    if (f.file_checksum_func_name != rocksdb::kStandardDbFileChecksumFuncName ||
+        f.file_checksum.size() != 4)
+      continue;  // written without a checksum (not by this store)
+    auto data = ReadFile(path);
+    if (!data.ok()) {
+      damage->push_back(path + ": " + data.error().cause());
+      continue;
+    }
+    uint32_t crc = Crc32c(data->data(), data->size());
+    // RocksDB stores the CRC-32C big-endian (PutBigEndian32 in its helper).
+    std::string expect(4, '\0');
+    for (int i = 0; i < 4; ++i) expect[i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xff);
+    if (expect != f.file_checksum)
+      damage->push_back(path + ": whole-file checksum mismatch (recorded " +
+                        ToHex(reinterpret_cast<const uint8_t*>(f.file_checksum.data()), 4) +
+                        ", computed " + ToHex(reinterpret_cast<const uint8_t*>(expect.data()), 4) + ")");
+  }
+  s = db->VerifyChecksum();
+  if (!s.ok()) damage->push_back("engine block checksums: " + s.ToString());
+}
+
+void CheckLogs(const std::string& rdir, std::vector<std::string>* damage) {
+  auto logs = ListWalFiles(rdir);
+  if (!logs.ok()) {
+    damage->push_back(rdir + ": " + logs.error().Message());
+    return;
+  }
+  for (size_t i = 0; i < logs->size(); ++i) {
+    const auto& l = (*logs)[i];
+    if (!l.damage.empty()) damage->push_back(l.path + ": " + l.damage);
+  }
+  std::string gap = FindChainGap(*logs);
+  if (!gap.empty()) damage->push_back(rdir + ": log chain broken: " + gap);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Database::Check() {
+  MX_OP();
+  std::vector<std::string> damage;
+  CheckLogs(dir_ + "/rocksdb", &damage);
+  CheckFileChecksums(db_.get(), &damage);
+  return damage;
+}
+
+Result<std::vector<std::string>> Database::CheckOffline(const std::string& dir) {
+  DatabaseHeader h = MX_TRY(DatabaseHeader::Load(dir));
+  std::vector<std::string> damage;
+  CheckLogs(dir + "/rocksdb", &damage);
+  rocksdb::Options opt = EngineOptions(DatabaseOptions{}, h.circular_logging);
+  opt.max_open_files = -1;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(opt, dir + "/rocksdb", &raw);
+  if (!s.ok()) {
+    damage.push_back("engine: cannot open the database: " + s.ToString());
+    return damage;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  CheckFileChecksums(db.get(), &damage);
+  (void)db->Close();
+  return damage;
+}
+
+}  // namespace mx::store

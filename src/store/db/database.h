@@ -1,0 +1,186 @@
+// One mailbox database: a RocksDB instance in its own directory, holding many
+// mailboxes, their folders and messages, and bodies stored once per database.
+// docs/formats/store.md gives the key layout, the header and the invariants.
+//
+// Thread-safety: every public method may be called from any thread. Writes
+// run concurrently and are group-committed by RocksDB (one WAL fsync for all
+// writers waiting at that moment); each returns only once its batch is
+// durable in the transaction log. Lifecycle (Mount/Dismount) is driven by the
+// owner (Store), which must not destroy a Database while calls are in flight;
+// Dismount waits for them within a bound.
+//
+// Concurrency table:
+//   Deliver / Create* / Delete*  — concurrent with each other and with reads
+//   Dismount                     — refuses new work at once, waits for work in flight
+//   Freeze (issue 4)             — will take the write gate exclusive
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "store/db/header.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace mx::store {
+
+using BodyId = std::array<uint8_t, 32>;  // SHA-256 of the message bytes
+
+enum Flag : uint32_t {
+  kSeen = 1,
+  kAnswered = 2,
+  kFlagged = 4,
+  kDeleted = 8,
+  kDraft = 16,
+};
+
+struct MailboxInfo {
+  uint64_t id = 0;
+  std::string name;
+  std::string created;
+};
+
+struct FolderInfo {
+  uint32_t id = 0;
+  std::string name;          // hierarchy separator '/'
+  std::string special_use;   // "\\Sent", ... or empty
+  uint32_t uidvalidity = 0;
+  uint32_t uidnext = 1;
+  uint64_t highestmodseq = 0;
+  uint32_t messages = 0;     // filled by ListFolders
+  bool subscribed = true;
+};
+
+struct MessageRecord {
+  uint32_t uid = 0;
+  uint64_t modseq = 0;
+  uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  int64_t internal_date = 0;    // Unix seconds
+  int32_t internal_zone = 0;    // minutes east of UTC, as given at delivery/APPEND
+  uint64_t size = 0;
+  BodyId body{};
+};
+
+struct DatabaseOptions {
+  bool serial_commits = false;  // true: one synced write at a time (no group commit), for measurement
+  uint64_t write_buffer_size = 64 << 20;
+  uint64_t min_blob_size = 64 << 10;  // bodies at least this large go to blob files
+  uint64_t max_message_size = 64 << 20;
+};
+
+/// One mailbox delivery result.
+struct Delivered {
+  std::string mailbox;
+  uint32_t uid = 0;
+};
+
+class Database {
+ public:
+  /// Creates an empty database in `dir` (which must not hold one) and leaves
+  /// it dismounted. DATABASE_EXISTS, IO_ERROR, STORE_ENGINE.
+  static Status Create(const std::string& dir, const std::string& name, bool circular_logging);
+
+  /// Opens the database in `dir` for service. A database that was not
+  /// cleanly dismounted is recovered from its logs (RocksDB replays them) and
+  /// the header records that it was. DATABASE_NOT_FOUND, DATABASE_CORRUPT
+  /// (a log is damaged in the middle), STORE_ENGINE.
+  static Result<std::unique_ptr<Database>> Mount(const std::string& dir,
+                                                 const DatabaseOptions& options);
+  ~Database();
+
+  /// Refuses new work, waits up to `bound` for work in flight, closes the
+  /// engine and marks the header clean. DISMOUNT_TIMEOUT leaves the database
+  /// refusing work but open; call again.
+  Status Dismount(std::chrono::milliseconds bound);
+
+  bool mounted() const { return state_.load() == State::kMounted; }
+  const std::string& dir() const { return dir_; }
+  const std::string& name() const { return header_.name; }
+  /// The header with the log range refreshed from the live engine.
+  DatabaseHeader Header();
+
+  Result<MailboxInfo> CreateMailbox(const std::string& mailbox);
+  Status DeleteMailbox(const std::string& mailbox);
+  Result<std::vector<MailboxInfo>> ListMailboxes();
+  Result<FolderInfo> CreateFolder(const std::string& mailbox, const std::string& folder,
+                                  const std::string& special_use);
+  Result<std::vector<FolderInfo>> ListFolders(const std::string& mailbox);
+
+  /// Delivers `message` to `folder` of every mailbox in `mailboxes` in one
+  /// atomic, durable batch: when this returns OK the message is in the log
+  /// (fsynced); after a crash it is either in every one of them or in none.
+  /// DATABASE_NOT_MOUNTED, MAILBOX_NOT_FOUND, MESSAGE_TOO_LARGE, STORE_ENGINE.
+  Result<std::vector<Delivered>> Deliver(const std::vector<std::string>& mailboxes,
+                                         std::string_view message, int64_t internal_date,
+                                         int32_t internal_zone,
+                                         const std::string& folder = "INBOX");
+
+  /// Messages of one folder in UID order.
+  Result<std::vector<MessageRecord>> ListMessages(const std::string& mailbox,
+                                                  const std::string& folder);
+  Result<std::string> ReadBody(const BodyId& body);
+
+  /// Verifies every table and blob file (block checksums and whole-file
+  /// CRC-32C against the MANIFEST) and every log record. Returns the damaged
+  /// files, one line each naming the file and the damage; empty when sound.
+  Result<std::vector<std::string>> Check();
+  /// The same on a dismounted database in `dir` (opened read-only).
+  static Result<std::vector<std::string>> CheckOffline(const std::string& dir);
+
+ private:
+  enum class State { kMounted, kDismounting, kDismounted };
+  struct FolderState {
+    uint32_t uidnext = 1;
+    uint64_t modseq = 0;
+  };
+  Database(std::string dir, DatabaseOptions options);
+
+  /// Registers a call in flight; DATABASE_NOT_MOUNTED once dismount began.
+  Status BeginOp();
+  void EndOp();
+  class OpGuard;
+
+  Result<uint64_t> MailboxId(const std::string& mailbox);
+  Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& folder);
+  Result<FolderState*> LoadFolderState(uint64_t mailbox_id, uint32_t folder_id);
+  Status Commit(void* batch);  // rocksdb::WriteBatch*
+  Status RefreshLogRange(DatabaseHeader* h);
+
+  const std::string dir_;
+  const DatabaseOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  DatabaseHeader header_;                 // guarded by admin_mu_
+
+  std::atomic<State> state_{State::kDismounted};
+  std::mutex ops_mu_;
+  std::condition_variable ops_cv_;
+  int ops_in_flight_ = 0;                 // guarded by ops_mu_
+
+  std::shared_timed_mutex write_gate_;    // writes shared; a freeze exclusive
+  std::mutex serial_mu_;                  // only with options_.serial_commits
+  std::mutex admin_mu_;                   // mailbox/folder creation and deletion, header
+
+  std::mutex alloc_mu_;                   // UID/MODSEQ allocation
+  std::map<std::string, uint64_t> mailbox_ids_;                       // guarded by alloc_mu_
+  std::map<std::pair<uint64_t, std::string>, uint32_t> folder_ids_;   // guarded by alloc_mu_
+  std::map<std::pair<uint64_t, uint32_t>, FolderState> folders_;      // guarded by alloc_mu_
+};
+
+/// Hex of a body id.
+std::string BodyIdHex(const BodyId& id);
+
+}  // namespace mx::store

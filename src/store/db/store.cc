@@ -1,0 +1,511 @@
+#include "store/db/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "store/db/password.h"
+
+namespace mx::store {
+namespace {
+
+using nlohmann::json;
+
+bool ValidDatabaseName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+std::string MaildirFlags(uint32_t flags) {
+  std::string s;  // Maildir flag letters in ASCII order
+  if (flags & kDraft) s += 'D';
+  if (flags & kFlagged) s += 'F';
+  if (flags & kAnswered) s += 'R';
+  if (flags & kSeen) s += 'S';
+  if (flags & kDeleted) s += 'T';
+  return s;
+}
+
+/// A folder name as a relative path: '/' is the hierarchy; components that
+/// could escape the target ("", ".", "..") or hold NUL are refused.
+bool SafeFolderPath(const std::string& folder) {
+  if (folder.empty() || folder.find('\0') != std::string::npos) return false;
+  size_t start = 0;
+  while (true) {
+    size_t end = folder.find('/', start);
+    std::string part = folder.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (end == std::string::npos) return true;
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+std::string Store::NormalizeAddress(std::string_view address) {
+  std::string s(address);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Store::DbDir(const std::string& name) const {
+  return options_.data_dir + "/databases/" + name;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store(options));
+  MX_CHECK(MakeDirs(options.data_dir + "/databases", 0700));
+  std::string path = options.data_dir + "/catalog.json";
+  if (access(path.c_str(), F_OK) == 0) {
+    Bytes raw = MX_TRY(ReadFile(path));
+    try {
+      json j = json::parse(raw.begin(), raw.end());
+      const json dbs = j.value("databases", json::object());
+      const json mbs = j.value("mailboxes", json::object());
+      const json users = j.value("users", json::object());
+      for (const auto& [k, v] : dbs.items()) store->database_mount_[k] = v.value("mount", true);
+      for (const auto& [k, v] : mbs.items()) store->mailboxes_[k] = v.get<std::string>();
+      for (const auto& [k, v] : users.items()) store->users_[k] = v.get<std::string>();
+    } catch (const std::exception& e) {
+      return Error(Code::kConfig, "cannot parse the store catalog", path, e.what(),
+                   "the catalog is damaged; restore it from a backup of the store directory");
+    }
+  }
+  for (const auto& [name, mount] : store->database_mount_) {
+    if (!mount) continue;
+    auto db = Database::Mount(store->DbDir(name), options.database);
+    if (!db.ok()) {
+      log::Error("database '" + name + "' stays dismounted: " + db.error().Full());
+      continue;
+    }
+    store->open_[name] = std::shared_ptr<Database>(std::move(*db));
+    log::Info("database '" + name + "' mounted");
+  }
+  return store;
+}
+
+Store::~Store() { Shutdown(); }
+
+void Store::Shutdown() {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  std::map<std::string, std::shared_ptr<Database>> open;
+  {
+    std::unique_lock<std::shared_mutex> l(catalog_mu_);
+    open.swap(open_);
+  }
+  for (auto& [name, db] : open) {
+    Status s = db->Dismount(options_.dismount_bound);
+    if (!s.ok()) log::Error(s.error().Full());
+  }
+}
+
+Status Store::SaveCatalog() {
+  json j = {{"databases", json::object()}, {"mailboxes", json::object()}, {"users", json::object()}};
+  for (const auto& [k, v] : database_mount_) j["databases"][k] = {{"mount", v}};
+  for (const auto& [k, v] : mailboxes_) j["mailboxes"][k] = v;
+  for (const auto& [k, v] : users_) j["users"][k] = v;
+  std::string path = options_.data_dir + "/catalog.json";
+  std::string tmp = path + ".tmp";
+  std::string text = j.dump(2) + "\n";
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoError("cannot write the store catalog", tmp, errno);
+  MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), -1, tmp));
+  if (fsync(fd.get()) != 0) return ErrnoError("cannot sync the store catalog", tmp, errno);
+  fd = Fd();
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot replace the store catalog", path, errno);
+  return SyncDir(options_.data_dir);
+}
+
+std::shared_ptr<Database> Store::Get(const std::string& name) {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  auto it = open_.find(name);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+Status Store::CreateDatabase(const std::string& name, bool circular) {
+  if (!ValidDatabaseName(name))
+    return Error(Code::kUsage, "invalid database name", name, "use 1-64 letters, digits, '-' or '_'");
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (database_mount_.count(name))
+      return Error(Code::kDatabaseExists, "cannot create database", name, "it exists");
+  }
+  MX_CHECK(Database::Create(DbDir(name), name, circular));
+  auto db = MX_TRY(Database::Mount(DbDir(name), options_.database));
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  database_mount_[name] = true;
+  open_[name] = std::shared_ptr<Database>(std::move(db));
+  return SaveCatalog();
+}
+
+Status Store::Mount(const std::string& name) {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (!database_mount_.count(name))
+      return Error(Code::kDatabaseNotFound, "cannot mount database", name, "the store has no such database");
+    if (open_.count(name)) return Ok();
+  }
+  auto db = MX_TRY(Database::Mount(DbDir(name), options_.database));
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  open_[name] = std::shared_ptr<Database>(std::move(db));
+  database_mount_[name] = true;
+  return SaveCatalog();
+}
+
+Status Store::Dismount(const std::string& name) {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  std::shared_ptr<Database> db;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (!database_mount_.count(name))
+      return Error(Code::kDatabaseNotFound, "cannot dismount database", name, "the store has no such database");
+    auto it = open_.find(name);
+    if (it == open_.end()) return Ok();
+    db = it->second;
+  }
+  // The database refuses new work at once; work in flight finishes (bounded).
+  MX_CHECK(db->Dismount(options_.dismount_bound));
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  open_.erase(name);
+  database_mount_[name] = false;
+  return SaveCatalog();
+}
+
+Status Store::SetCircularLogging(const std::string& name, bool on) {
+  bool was_mounted = Get(name) != nullptr;
+  if (was_mounted) MX_CHECK(Dismount(name));
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  std::string dir = DbDir(name);
+  DatabaseHeader h = MX_TRY(DatabaseHeader::Load(dir));
+  if (h.circular_logging != on) {
+    h.circular_logging = on;
+    Bytes chain(8);
+    RAND_bytes(chain.data(), static_cast<int>(chain.size()));
+    h.log_chain = ToHex(chain);
+    h.chain_first_log = h.newest_log + 1;  // the next mount opens a new log
+    if (on) {
+      // Archived logs belong to a chain no backup can continue: drop them.
+      std::error_code ec;
+      for (auto& e : std::filesystem::directory_iterator(dir + "/rocksdb/archive", ec))
+        if (e.path().extension() == ".log") std::filesystem::remove(e.path(), ec);
+    }
+    MX_CHECK(h.Save(dir));
+  }
+  if (was_mounted) {
+    auto db = MX_TRY(Database::Mount(dir, options_.database));
+    std::unique_lock<std::shared_mutex> l(catalog_mu_);
+    open_[name] = std::shared_ptr<Database>(std::move(db));
+    database_mount_[name] = true;
+    MX_CHECK(SaveCatalog());
+  }
+  return Ok();
+}
+
+std::vector<DatabaseStatus> Store::ListDatabases() {
+  std::vector<std::string> names;
+  std::map<std::string, size_t> counts;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    for (const auto& [n, m] : database_mount_) names.push_back(n);
+    for (const auto& [mb, db] : mailboxes_) ++counts[db];
+  }
+  std::vector<DatabaseStatus> out;
+  for (const auto& n : names) {
+    DatabaseStatus st;
+    st.name = n;
+    st.mailboxes = counts[n];
+    auto db = Get(n);
+    if (db && db->mounted()) {
+      st.mounted = true;
+      st.header = db->Header();
+    } else {
+      auto h = DatabaseHeader::Load(DbDir(n));
+      if (h.ok()) st.header = *h;
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Result<DatabaseHeader> Store::Header(const std::string& name) {
+  auto db = Get(name);
+  if (db && db->mounted()) return db->Header();
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (!database_mount_.count(name))
+      return Error(Code::kDatabaseNotFound, "no such database", name, "the store has no such database");
+  }
+  return DatabaseHeader::Load(DbDir(name));
+}
+
+Result<std::string> Store::DatabaseDir(const std::string& name) {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  if (!database_mount_.count(name))
+    return Error(Code::kDatabaseNotFound, "no such database", name, "the store has no such database");
+  return DbDir(name);
+}
+
+Result<std::vector<std::string>> Store::Check(const std::string& name) {
+  std::string dir = MX_TRY(DatabaseDir(name));
+  auto db = Get(name);
+  if (db && db->mounted()) return db->Check();
+  std::lock_guard<std::mutex> life(lifecycle_mu_);  // no mount while checking offline
+  return Database::CheckOffline(dir);
+}
+
+Status Store::CreateMailbox(const std::string& mailbox_in, const std::string& database) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  if (mailbox.empty() || mailbox.find_first_of(" \t\r\n<>\"") != std::string::npos)
+    return Error(Code::kUsage, "invalid mailbox name", mailbox_in,
+                 "use an address such as alice@example.test");
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    auto it = mailboxes_.find(mailbox);
+    if (it != mailboxes_.end())
+      return Error(Code::kMailboxExists, "cannot create mailbox", mailbox, "it lives in database '" + it->second + "'");
+    if (!database_mount_.count(database))
+      return Error(Code::kDatabaseNotFound, "cannot create mailbox", mailbox,
+                   "the store has no database '" + database + "'");
+  }
+  auto db = Get(database);
+  if (!db)
+    return Error(Code::kDatabaseNotMounted, "cannot create mailbox", mailbox,
+                 "database '" + database + "' is dismounted");
+  auto created = db->CreateMailbox(mailbox);
+  if (!created.ok() && created.error().code() != Code::kMailboxExists) return std::move(created).error();
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  mailboxes_[mailbox] = database;
+  return SaveCatalog();
+}
+
+Status Store::DeleteMailbox(const std::string& mailbox_in) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  std::string database;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    auto it = mailboxes_.find(mailbox);
+    if (it == mailboxes_.end())
+      return Error(Code::kMailboxNotFound, "cannot delete mailbox", mailbox, "the store has no such mailbox");
+    database = it->second;
+  }
+  auto db = Get(database);
+  if (!db)
+    return Error(Code::kDatabaseNotMounted, "cannot delete mailbox", mailbox,
+                 "its database '" + database + "' is dismounted");
+  Status s = db->DeleteMailbox(mailbox);
+  if (!s.ok() && s.error().code() != Code::kMailboxNotFound) return s;
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  mailboxes_.erase(mailbox);
+  return SaveCatalog();
+}
+
+Result<std::string> Store::Locate(const std::string& mailbox_in) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  auto it = mailboxes_.find(mailbox);
+  if (it == mailboxes_.end())
+    return Error(Code::kMailboxNotFound, "no such mailbox", mailbox, "the store has no mailbox for this address");
+  if (!open_.count(it->second))
+    return Error(Code::kDatabaseNotMounted, "database is not mounted", it->second, "it is dismounted");
+  return it->second;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::ListMailboxes() {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  return {mailboxes_.begin(), mailboxes_.end()};
+}
+
+Status Store::MoveMailbox(const std::string& mailbox_in, const std::string& database) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  std::string from;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    auto it = mailboxes_.find(mailbox);
+    if (it == mailboxes_.end())
+      return Error(Code::kMailboxNotFound, "cannot move mailbox", mailbox, "the store has no such mailbox");
+    from = it->second;
+  }
+  if (from == database) return Ok();
+  auto src = Get(from);
+  auto dst = Get(database);
+  if (!src || !dst)
+    return Error(Code::kDatabaseNotMounted, "cannot move mailbox", mailbox,
+                 "both '" + from + "' and '" + database + "' must be mounted");
+  auto created = dst->CreateMailbox(mailbox);
+  if (!created.ok()) return std::move(created).error();
+  auto folders = MX_TRY(src->ListFolders(mailbox));
+  for (const auto& f : folders) {
+    auto existing = dst->ListFolders(mailbox);
+    bool have = false;
+    if (existing.ok())
+      for (const auto& e : *existing) have |= e.name == f.name;
+    if (!have) (void)MX_TRY(dst->CreateFolder(mailbox, f.name, f.special_use));
+    auto msgs = MX_TRY(src->ListMessages(mailbox, f.name));
+    for (const auto& m : msgs) {
+      std::string body = MX_TRY(src->ReadBody(m.body));
+      (void)MX_TRY(dst->Deliver({mailbox}, body, m.internal_date, m.internal_zone, f.name));
+    }
+  }
+  {
+    std::unique_lock<std::shared_mutex> l(catalog_mu_);
+    mailboxes_[mailbox] = database;
+    MX_CHECK(SaveCatalog());
+  }
+  return src->DeleteMailbox(mailbox);
+}
+
+std::vector<RecipientResult> Store::Deliver(const std::vector<std::string>& recipients,
+                                            std::string_view message, int64_t internal_date,
+                                            int32_t internal_zone) {
+  std::vector<RecipientResult> out(recipients.size());
+  std::map<std::string, std::vector<size_t>> by_db;  // database → recipient indexes
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    for (size_t i = 0; i < recipients.size(); ++i) {
+      out[i].mailbox = NormalizeAddress(recipients[i]);
+      auto it = mailboxes_.find(out[i].mailbox);
+      if (it == mailboxes_.end()) {
+        out[i].uid = Error(Code::kMailboxNotFound, "no such mailbox", out[i].mailbox,
+                           "the store has no mailbox for this address");
+        continue;
+      }
+      by_db[it->second].push_back(i);
+    }
+  }
+  for (const auto& [dbname, idx] : by_db) {
+    auto db = Get(dbname);
+    if (!db) {
+      for (size_t i : idx)
+        out[i].uid = Error(Code::kDatabaseNotMounted, "database is not mounted", dbname, "it is dismounted");
+      continue;
+    }
+    // One copy per distinct mailbox, one batch per database.
+    std::vector<std::string> mailboxes;
+    for (size_t i : idx)
+      if (std::find(mailboxes.begin(), mailboxes.end(), out[i].mailbox) == mailboxes.end())
+        mailboxes.push_back(out[i].mailbox);
+    auto r = db->Deliver(mailboxes, message, internal_date, internal_zone);
+    for (size_t i : idx) {
+      if (!r.ok()) {
+        out[i].uid = r.error();
+        continue;
+      }
+      for (const auto& d : *r)
+        if (d.mailbox == out[i].mailbox) out[i].uid = d.uid;
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::string& target) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  std::string database;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    auto it = mailboxes_.find(mailbox);
+    if (it == mailboxes_.end())
+      return Error(Code::kMailboxNotFound, "cannot export mailbox", mailbox, "the store has no such mailbox");
+    database = it->second;
+  }
+  auto db = Get(database);
+  if (!db)
+    return Error(Code::kDatabaseNotMounted, "cannot export mailbox", mailbox,
+                 "its database '" + database + "' is dismounted");
+  {
+    std::error_code ec;
+    if (std::filesystem::exists(target, ec) && !std::filesystem::is_empty(target, ec))
+      return Error(Code::kIo, "cannot export mailbox", target, "the target exists and is not empty",
+                   "choose a new or empty directory");
+  }
+  uint64_t written = 0;
+  auto folders = MX_TRY(db->ListFolders(mailbox));
+  for (const auto& f : folders) {
+    if (!SafeFolderPath(f.name))
+      return Error(Code::kUnsafePath, "cannot export folder", mailbox + "/" + f.name,
+                   "its name is not a safe relative path");
+    std::string dir = target + "/" + f.name;
+    for (const char* sub : {"/cur", "/new", "/tmp"}) MX_CHECK(MakeDirs(dir + sub, 0700));
+    auto msgs = MX_TRY(db->ListMessages(mailbox, f.name));
+    for (const auto& m : msgs) {
+      std::string body = MX_TRY(db->ReadBody(m.body));
+      std::string path = dir + "/cur/" + std::to_string(m.internal_date) + "." + std::to_string(m.uid) +
+                         "." + std::to_string(f.uidvalidity) + ".mxstore:2," + MaildirFlags(m.flags);
+      Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!fd.valid()) return ErrnoError("cannot write message", path, errno);
+      MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(body.data()), body.size(), -1, path));
+      fd = Fd();
+      struct timeval tv[2] = {{m.internal_date, 0}, {m.internal_date, 0}};
+      utimes(path.c_str(), tv);
+      ++written;
+    }
+  }
+  return written;
+}
+
+Status Store::AddUser(const std::string& user_in, const std::string& password) {
+  std::string user = NormalizeAddress(user_in);
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (users_.count(user)) return Error(Code::kMailboxExists, "cannot add user", user, "the user exists",
+                                         "change the password with `mxstore user passwd`");
+  }
+  std::string hash = MX_TRY(HashPassword(password));
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  users_[user] = hash;
+  return SaveCatalog();
+}
+
+Status Store::SetPassword(const std::string& user_in, const std::string& password) {
+  std::string user = NormalizeAddress(user_in);
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (!users_.count(user)) return Error(Code::kNotFound, "cannot change password", user, "no such user");
+  }
+  std::string hash = MX_TRY(HashPassword(password));
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  users_[user] = hash;
+  return SaveCatalog();
+}
+
+Status Store::RemoveUser(const std::string& user_in) {
+  std::string user = NormalizeAddress(user_in);
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  if (!users_.erase(user)) return Error(Code::kNotFound, "cannot remove user", user, "no such user");
+  return SaveCatalog();
+}
+
+std::vector<std::string> Store::ListUsers() {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  std::vector<std::string> out;
+  for (const auto& [u, h] : users_) out.push_back(u);
+  return out;
+}
+
+bool Store::Authenticate(const std::string& user_in, const std::string& password) {
+  std::string hash;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    auto it = users_.find(NormalizeAddress(user_in));
+    if (it == users_.end()) return false;
+    hash = it->second;
+  }
+  return VerifyPassword(password, hash);
+}
+
+}  // namespace mx::store

@@ -1,0 +1,113 @@
+// A store: the named mailbox databases under one data directory, the catalog
+// of which mailbox lives in which database, and the users. No network code:
+// the daemon's front ends (LMTP, IMAP, admin, backup service) call into it.
+//
+// Layout: DATA/catalog.json (databases, mailbox placement, users; replaced by
+// rename), DATA/databases/NAME/ (header.json + rocksdb/).
+// Thread-safe: every method may be called from any thread. Lifecycle calls
+// (mount, dismount, create, circular logging) are serialised per store.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "store/db/database.h"
+
+namespace mx::store {
+
+struct StoreOptions {
+  std::string data_dir;
+  DatabaseOptions database;
+  std::chrono::milliseconds dismount_bound{10000};
+};
+
+struct DatabaseStatus {
+  std::string name;
+  bool mounted = false;
+  DatabaseHeader header;
+  size_t mailboxes = 0;
+};
+
+/// Per-recipient outcome of a delivery.
+struct RecipientResult {
+  std::string mailbox;
+  Result<uint32_t> uid = Error(Code::kInternal, "not delivered", "", "");
+};
+
+class Store {
+ public:
+  /// Opens the store in `options.data_dir` (creating an empty catalog if none)
+  /// and mounts every database the catalog marks to be mounted. A database
+  /// that fails to mount is logged and left dismounted; the store still opens.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  /// Dismounts every database (each within the bound).
+  void Shutdown();
+
+  Status CreateDatabase(const std::string& name, bool circular_logging);
+  Status Mount(const std::string& name);
+  Status Dismount(const std::string& name);
+  /// Turns circular logging on or off: dismounts, records the setting and a
+  /// new log chain in the header (turning it on empties the archive), and
+  /// mounts again if it was mounted.
+  Status SetCircularLogging(const std::string& name, bool on);
+  std::vector<DatabaseStatus> ListDatabases();
+  Result<DatabaseHeader> Header(const std::string& name);
+  /// Damaged files of `name` (empty when sound); works mounted or not.
+  Result<std::vector<std::string>> Check(const std::string& name);
+  Result<std::string> DatabaseDir(const std::string& name);
+
+  Status CreateMailbox(const std::string& mailbox, const std::string& database);
+  Status DeleteMailbox(const std::string& mailbox);
+  /// Where `mailbox` lives: MAILBOX_NOT_FOUND, or DATABASE_NOT_MOUNTED
+  /// naming its database when that is dismounted; else the database name.
+  Result<std::string> Locate(const std::string& mailbox);
+  /// mailbox → database, sorted by mailbox.
+  std::vector<std::pair<std::string, std::string>> ListMailboxes();
+  /// Copies every folder and message of `mailbox` to `database`, switches
+  /// the catalog, then deletes the old copy. Both databases must be mounted.
+  Status MoveMailbox(const std::string& mailbox, const std::string& database);
+
+  /// Delivers `message` to each recipient mailbox (addresses, any case) with
+  /// one durable batch per database. Unknown mailboxes get MAILBOX_NOT_FOUND;
+  /// dismounted databases DATABASE_NOT_MOUNTED; the others are unaffected.
+  std::vector<RecipientResult> Deliver(const std::vector<std::string>& recipients,
+                                       std::string_view message, int64_t internal_date,
+                                       int32_t internal_zone);
+
+  /// Writes `mailbox` as a Maildir under `target` (which must not exist or be
+  /// empty): DIR/FOLDER/cur/<date>.<uid>.<uidvalidity>.mxstore:2,<flags>,
+  /// bytes as delivered, internal date as mtime. Returns messages written.
+  Result<uint64_t> ExportMailbox(const std::string& mailbox, const std::string& target);
+
+  Status AddUser(const std::string& user, const std::string& password);
+  Status SetPassword(const std::string& user, const std::string& password);
+  Status RemoveUser(const std::string& user);
+  std::vector<std::string> ListUsers();
+  bool Authenticate(const std::string& user, const std::string& password);
+
+  static std::string NormalizeAddress(std::string_view address);
+
+ private:
+  explicit Store(StoreOptions options) : options_(std::move(options)) {}
+  Status SaveCatalog();  // requires catalog_mu_ held
+  std::string DbDir(const std::string& name) const;
+  std::shared_ptr<Database> Get(const std::string& name);
+
+  const StoreOptions options_;
+  std::mutex lifecycle_mu_;   // serialises mount/dismount/create
+  std::shared_mutex catalog_mu_;
+  std::map<std::string, bool> database_mount_;          // name → mount at start; guarded by catalog_mu_
+  std::map<std::string, std::string> mailboxes_;        // guarded by catalog_mu_
+  std::map<std::string, std::string> users_;            // guarded by catalog_mu_
+  std::map<std::string, std::shared_ptr<Database>> open_;  // mounted ones; guarded by catalog_mu_
+};
+
+}  // namespace mx::store
