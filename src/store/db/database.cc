@@ -604,6 +604,15 @@ Result<std::string> Database::ReadBody(const BodyId& body) {
   return v;
 }
 
+Status Database::Flush() {
+  MX_OP();
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = db_->Flush(fo);
+  if (!s.ok()) return Engine("cannot flush database '" + header_.name + "'", dir_, s);
+  return Ok();
+}
+
 // ---- check ---------------------------------------------------------------------
 
 namespace {

@@ -134,6 +134,10 @@ class Database {
                                                   const std::string& folder);
   Result<std::string> ReadBody(const BodyId& body);
 
+  /// Writes the memtables to table files (the logs they came from become
+  /// obsolete: archived, or deleted with circular logging).
+  Status Flush();
+
   /// Verifies every table and blob file (block checksums and whole-file
   /// CRC-32C against the MANIFEST) and every log record. Returns the damaged
   /// files, one line each naming the file and the damage; empty when sound.

@@ -63,6 +63,8 @@ class Store {
   /// Damaged files of `name` (empty when sound); works mounted or not.
   Result<std::vector<std::string>> Check(const std::string& name);
   Result<std::string> DatabaseDir(const std::string& name);
+  /// The mounted database `name`, or nullptr.
+  std::shared_ptr<Database> Get(const std::string& name);
 
   Status CreateMailbox(const std::string& mailbox, const std::string& database);
   Status DeleteMailbox(const std::string& mailbox);
@@ -99,7 +101,6 @@ class Store {
   explicit Store(StoreOptions options) : options_(std::move(options)) {}
   Status SaveCatalog();  // requires catalog_mu_ held
   std::string DbDir(const std::string& name) const;
-  std::shared_ptr<Database> Get(const std::string& name);
 
   const StoreOptions options_;
   std::mutex lifecycle_mu_;   // serialises mount/dismount/create
