@@ -58,14 +58,25 @@ bool ParseLogNumber(const std::string& name, uint64_t* number) {
 }  // namespace
 
 Result<WalFileInfo> ReadWalFile(const std::string& path) {
-  WalFileInfo info;
-  info.path = path;
-  {
-    std::string name = path.substr(path.rfind('/') + 1);
-    ParseLogNumber(name, &info.number);
-  }
   Bytes data = MX_TRY(ReadFile(path));
-  info.size = data.size();
+  WalFileInfo info = ParseWal(data.data(), data.size());
+  info.path = path;
+  ParseLogNumber(path.substr(path.rfind('/') + 1), &info.number);
+  return info;
+}
+
+WalFileInfo ParseWal(const uint8_t* bytes, size_t size) {
+  WalFileInfo info;
+  info.size = size;
+  const uint8_t* end_ptr = bytes + size;
+  struct View {
+    const uint8_t* b;
+    const uint8_t* e;
+    const uint8_t* data() const { return b; }
+    size_t size() const { return static_cast<size_t>(e - b); }
+    const uint8_t* begin() const { return b; }
+    const uint8_t* end() const { return e; }
+  } data{bytes, end_ptr};
 
   std::string logical;  // a record assembled from First/Middle/Last fragments
   bool in_fragment = false;

@@ -35,6 +35,8 @@ struct WalFileInfo {
 /// Parses one log file: every record's checksum and every batch's sequence.
 /// IO_ERROR when the file cannot be read; damage is reported in the result.
 Result<WalFileInfo> ReadWalFile(const std::string& path);
+/// The same on bytes already in memory (what the fuzz target drives).
+WalFileInfo ParseWal(const uint8_t* data, size_t size);
 
 /// Lists the database's logs (live `*.log` in `db_dir` and `archive/*.log`),
 /// parsed and ordered by number.
