@@ -98,7 +98,8 @@ TEST(LmtpSession, OverlongLineIsRefusedAndTheSessionGoesOn) {
 TEST(LmtpSession, BareLfAndNulInCommandsAreSyntaxErrors) {
   RecordingHandler h;
   Session s(&h, Limits{}, "mx");
-  auto lines = Lines(FeedAll(s, std::string("LHLO c\nLHLO c\r\nNO\0OP\r\nNOOP\r\n", 31)));
+  static const char kInput[] = "LHLO c\nLHLO c\r\nNO\0OP\r\nNOOP\r\n";
+  auto lines = Lines(FeedAll(s, std::string(kInput, sizeof(kInput) - 1)));
   ASSERT_EQ(lines.size(), 8u);
   EXPECT_EQ(lines[0].substr(0, 9), "500 5.5.2");
   EXPECT_EQ(lines[6].substr(0, 9), "500 5.5.2");
