@@ -31,7 +31,9 @@ void PrintHeader(const json& h) {
   std::printf("identity:            %s\n", h.value("identity", "").c_str());
   std::printf("created:             %s\n", h.value("created", "").c_str());
   std::printf("state:               %s\n", h.value("state", "").c_str());
-  std::printf("shutdown:            %s\n", h.value("clean_shutdown", true) ? "clean" : "dirty");
+  std::printf("shutdown:            %s\n", h.value("state", "") == "mounted"
+                                                 ? "dirty while mounted (clean after dismount)"
+                                                 : (h.value("clean_shutdown", true) ? "clean" : "dirty"));
   std::printf("last mount:          %s\n",
               h.value("last_mount_recovered", false) ? "recovered from a dirty shutdown" : "clean");
   std::printf("circular logging:    %s\n", h.value("circular_logging", false) ? "on" : "off");
@@ -88,7 +90,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
         auto range = h.value("log_range", json::object());
         std::printf("%-16s %-11s %-9s %-10s %9llu  %llu..%llu\n", d.value("name", "").c_str(),
                     d.value("mounted", false) ? "mounted" : "dismounted",
-                    h.value("clean_shutdown", true) ? "clean" : "dirty",
+                    d.value("mounted", false) ? "-" : (h.value("clean_shutdown", true) ? "clean" : "dirty"),
                     h.value("circular_logging", false) ? "on" : "off",
                     (unsigned long long)d.value("mailboxes", 0ull),
                     (unsigned long long)range.value("oldest_log", 0ull),

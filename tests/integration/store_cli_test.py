@@ -67,6 +67,17 @@ def main():
     mbs = {m["name"]: m["database"] for m in store.cli("mailbox", "list", json_out=True)}
     check("mailbox list shows placement", mbs == {"alice@example.test": "db01", "bob@example.test": "db02"}, mbs)
 
+    # Every listener delivers: IPv4, IPv6 (when the host has ::1) and the Unix socket.
+    import smtplib
+    for addr in store.listeners["lmtp"]:
+        if addr.startswith("unix:"):
+            conn = smtplib.LMTP(addr[5:])
+        else:
+            host, port = addr.rsplit(":", 1)
+            conn = smtplib.LMTP(host.strip("[]"), int(port))
+        refused = conn.sendmail("x@example.org", ["alice@example.test"], b"Subject: via " + addr.encode() + b"\r\n\r\nhi\r\n")
+        conn.quit()
+        check("delivery over " + addr, refused == {}, refused)
     loader = deliver(store, "alice@example.test", 300, "c")
     check("300 deliveries acknowledged", len(loader.acked) == 300, len(loader.acked))
     logs = store.cli("db", "logs", "db01", json_out=True)

@@ -13,6 +13,16 @@ import threading
 import time
 
 
+def have_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 class Store:
     def __init__(self, mxstore, root, extra_config=""):
         self.mxstore = mxstore
@@ -20,7 +30,10 @@ class Store:
         self.config = os.path.join(root, "mxstore.toml")
         self.proc = None
         self.log = None
-        subprocess.run([mxstore, "init", root, "--lmtp", "127.0.0.1:0", "--lmtp", "unix:lmtp.sock",
+        lmtp = ["--lmtp", "127.0.0.1:0", "--lmtp", "unix:lmtp.sock"]
+        if have_ipv6_loopback():
+            lmtp += ["--lmtp", "[::1]:0"]
+        subprocess.run([mxstore, "init", root] + lmtp + [
                         "--imap", "127.0.0.1:0", "--backup", "127.0.0.1:0"],
                        check=True, stdout=subprocess.DEVNULL)
         if extra_config:
