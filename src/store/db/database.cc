@@ -613,6 +613,109 @@ Status Database::Flush() {
   return Ok();
 }
 
+namespace {
+std::string ExpungeKey(uint64_t mbox, uint32_t folder, uint64_t modseq, uint32_t uid) {
+  std::string k = "X";
+  PutBE(&k, mbox, 8);
+  PutBE(&k, folder, 4);
+  PutBE(&k, modseq, 8);
+  PutBE(&k, uid, 4);
+  return k;
+}
+}  // namespace
+
+Result<uint64_t> Database::SetFlags(const std::string& mailbox, const std::string& folder, uint32_t uid,
+                                    uint32_t flags, const std::vector<std::string>& keywords) {
+  MX_OP();
+  uint64_t mbox;
+  uint32_t fid;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+    fid = MX_TRY(FolderId(mbox, folder));
+  }
+  std::lock_guard<std::mutex> stripe(update_mu_[(mbox * 31 + fid) % 16]);
+  std::string key = MessageKey(mbox, fid, uid);
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
+  if (s.IsNotFound())
+    return Error(Code::kNotFound, "no such message", mailbox + "/" + folder + " UID " + std::to_string(uid), "");
+  if (!s.ok()) return Engine("cannot read message", mailbox + "/" + folder, s);
+  json rec = FromCbor(v);
+  uint64_t modseq;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
+    modseq = ++st->modseq;
+  }
+  rec["f"] = flags;
+  rec["k"] = keywords;
+  rec["m"] = modseq;
+  rocksdb::WriteBatch batch;
+  batch.Put(key, ToCbor(rec));
+  batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
+  MX_CHECK(Commit(&batch));
+  return modseq;
+}
+
+Result<uint64_t> Database::Expunge(const std::string& mailbox, const std::string& folder,
+                                   const std::vector<uint32_t>& uids) {
+  MX_OP();
+  uint64_t mbox;
+  uint32_t fid;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+    fid = MX_TRY(FolderId(mbox, folder));
+  }
+  std::lock_guard<std::mutex> stripe(update_mu_[(mbox * 31 + fid) % 16]);
+  uint64_t modseq;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
+    modseq = ++st->modseq;
+  }
+  rocksdb::WriteBatch batch;
+  for (uint32_t uid : uids) {
+    std::string key = MessageKey(mbox, fid, uid);
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return Engine("cannot read message", mailbox + "/" + folder, s);
+    const json rec = FromCbor(v);
+    const auto& body = rec.at("b").get_binary();
+    BodyId bid{};
+    std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
+    batch.Delete(key);
+    batch.Put(ExpungeKey(mbox, fid, modseq, uid), "");
+    batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
+  }
+  batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
+  MX_CHECK(Commit(&batch));
+  return modseq;
+}
+
+Result<std::vector<uint32_t>> Database::ExpungedSince(const std::string& mailbox, const std::string& folder,
+                                                      uint64_t since) {
+  MX_OP();
+  uint64_t mbox;
+  uint32_t fid;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+    fid = MX_TRY(FolderId(mbox, folder));
+  }
+  std::string prefix = "X";
+  PutBE(&prefix, mbox, 8);
+  PutBE(&prefix, fid, 4);
+  std::vector<uint32_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(ExpungeKey(mbox, fid, since + 1, 0)); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.push_back(static_cast<uint32_t>(GetBE(it->key().data() + prefix.size() + 8, 4)));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // ---- check ---------------------------------------------------------------------
 
 namespace {

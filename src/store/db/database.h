@@ -134,6 +134,19 @@ class Database {
                                                   const std::string& folder);
   Result<std::string> ReadBody(const BodyId& body);
 
+  /// Replaces the system flags and keywords of message `uid`, durably, at a
+  /// new MODSEQ (returned). FOLDER_NOT_FOUND, NOT_FOUND (no such UID).
+  Result<uint64_t> SetFlags(const std::string& mailbox, const std::string& folder, uint32_t uid,
+                            uint32_t flags, const std::vector<std::string>& keywords);
+  /// Removes `uids` from the folder, recording each as expunged at one new
+  /// MODSEQ (returned) so that QRESYNC can report them as VANISHED. UIDs not
+  /// present are ignored.
+  Result<uint64_t> Expunge(const std::string& mailbox, const std::string& folder,
+                           const std::vector<uint32_t>& uids);
+  /// UIDs expunged from the folder at a MODSEQ greater than `since`, ascending.
+  Result<std::vector<uint32_t>> ExpungedSince(const std::string& mailbox, const std::string& folder,
+                                              uint64_t since);
+
   /// Writes the memtables to table files (the logs they came from become
   /// obsolete: archived, or deleted with circular logging).
   Status Flush();
@@ -178,6 +191,9 @@ class Database {
   std::mutex serial_mu_;                  // only with options_.serial_commits
   std::mutex admin_mu_;                   // mailbox/folder creation and deletion, header
 
+  // Read-modify-write of message records (flags, expunge) holds the stripe of
+  // its folder across the commit, so two sessions never lose each other's update.
+  std::mutex update_mu_[16];
   std::mutex alloc_mu_;                   // UID/MODSEQ allocation
   std::map<std::string, uint64_t> mailbox_ids_;                       // guarded by alloc_mu_
   std::map<std::pair<uint64_t, std::string>, uint32_t> folder_ids_;   // guarded by alloc_mu_

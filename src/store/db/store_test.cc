@@ -289,6 +289,39 @@ TEST_F(StoreTest, MoveMailboxToAnotherDatabase) {
   EXPECT_FALSE(store_->Get("db01")->ListMessages("alice@example.test", "INBOX").ok());
 }
 
+TEST_F(StoreTest, FlagsAndExpungeAdvanceModseqAndRecordVanishedUids) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->Deliver({"alice@example.test"}, Message(i), 1, 0)[0].uid.ok());
+  auto db = store_->Get("db01");
+  auto m1 = db->SetFlags("alice@example.test", "INBOX", 2, kSeen | kFlagged, {"$Important"});
+  ASSERT_TRUE(m1.ok()) << m1.error().Full();
+  EXPECT_EQ(*m1, 4u);  // three deliveries, then this change
+  auto before_expunge = *m1;
+  auto m2 = db->Expunge("alice@example.test", "INBOX", {1, 3, 99});
+  ASSERT_TRUE(m2.ok());
+  EXPECT_GT(*m2, before_expunge);
+  EXPECT_FALSE(db->SetFlags("alice@example.test", "INBOX", 1, kSeen, {}).ok());  // expunged
+  ASSERT_TRUE(store_->Dismount("db01").ok());
+  ASSERT_TRUE(store_->Mount("db01").ok());
+  db = store_->Get("db01");
+  auto msgs = db->ListMessages("alice@example.test", "INBOX");
+  ASSERT_EQ(msgs->size(), 1u);
+  EXPECT_EQ((*msgs)[0].uid, 2u);
+  EXPECT_EQ((*msgs)[0].flags, kSeen | kFlagged);
+  EXPECT_EQ((*msgs)[0].keywords, std::vector<std::string>{"$Important"});
+  EXPECT_EQ((*msgs)[0].modseq, 4u);
+  EXPECT_EQ(*db->ExpungedSince("alice@example.test", "INBOX", 0), (std::vector<uint32_t>{1, 3}));
+  EXPECT_TRUE(db->ExpungedSince("alice@example.test", "INBOX", *m2)->empty());
+  auto folders = db->ListFolders("alice@example.test");
+  ASSERT_TRUE(folders.ok());
+  for (const auto& f : *folders)
+    if (f.name == "INBOX") {
+      EXPECT_EQ(f.highestmodseq, *m2);
+      EXPECT_EQ(f.uidnext, 4u);  // expunged UIDs are never reused
+    }
+  auto next = store_->Deliver({"alice@example.test"}, Message(50), 1, 0);
+  EXPECT_EQ(*next[0].uid, 4u);
+}
+
 TEST_F(StoreTest, UsersAuthenticateWithScryptHashes) {
   ASSERT_TRUE(store_->AddUser("alice@example.test", "s3cret").ok());
   EXPECT_TRUE(store_->Authenticate("Alice@example.test", "s3cret"));
