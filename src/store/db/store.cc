@@ -359,7 +359,9 @@ Status Store::MoveMailbox(const std::string& mailbox_in, const std::string& data
     auto msgs = MX_TRY(src->ListMessages(mailbox, f.name));
     for (const auto& m : msgs) {
       std::string body = MX_TRY(src->ReadBody(m.body));
-      (void)MX_TRY(dst->Deliver({mailbox}, body, m.internal_date, m.internal_zone, f.name));
+      auto placed = MX_TRY(dst->Deliver({mailbox}, body, m.internal_date, m.internal_zone, f.name));
+      if (m.flags != 0 || !m.keywords.empty())
+        (void)MX_TRY(dst->SetFlags(mailbox, f.name, placed[0].uid, m.flags, m.keywords));
     }
   }
   {

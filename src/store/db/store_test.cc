@@ -279,6 +279,7 @@ TEST_F(StoreTest, MoveMailboxToAnotherDatabase) {
   ASSERT_TRUE(store_->CreateDatabase("db02", false).ok());
   std::string m = Message(3);
   ASSERT_TRUE(store_->Deliver({"alice@example.test"}, m, 5, 0)[0].uid.ok());
+  ASSERT_TRUE(store_->Get("db01")->SetFlags("alice@example.test", "INBOX", 1, kSeen, {"work"}).ok());
   ASSERT_TRUE(store_->MoveMailbox("alice@example.test", "db02").ok());
   auto where = store_->Locate("alice@example.test");
   ASSERT_TRUE(where.ok());
@@ -286,6 +287,9 @@ TEST_F(StoreTest, MoveMailboxToAnotherDatabase) {
   auto msgs = store_->Get("db02")->ListMessages("alice@example.test", "INBOX");
   ASSERT_EQ(msgs->size(), 1u);
   EXPECT_EQ(*store_->Get("db02")->ReadBody((*msgs)[0].body), m);
+  EXPECT_EQ((*msgs)[0].flags, kSeen);
+  EXPECT_EQ((*msgs)[0].keywords, std::vector<std::string>{"work"});
+  EXPECT_EQ((*msgs)[0].internal_date, 5);
   EXPECT_FALSE(store_->Get("db01")->ListMessages("alice@example.test", "INBOX").ok());
 }
 
