@@ -155,11 +155,21 @@ Status Store::CreateDatabase(const std::string& name, bool circular) {
 
 Status Store::Mount(const std::string& name) {
   std::lock_guard<std::mutex> life(lifecycle_mu_);
+  std::shared_ptr<Database> stuck;
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
     if (!database_mount_.count(name))
       return Error(Code::kDatabaseNotFound, "cannot mount database", name, "the store has no such database");
-    if (open_.count(name)) return Ok();
+    auto it = open_.find(name);
+    if (it != open_.end()) {
+      if (it->second->mounted()) return Ok();
+      stuck = it->second;  // a dismount that timed out: finish it first
+    }
+  }
+  if (stuck) {
+    MX_CHECK(stuck->Dismount(options_.dismount_bound));
+    std::unique_lock<std::shared_mutex> l(catalog_mu_);
+    open_.erase(name);
   }
   auto db = MX_TRY(Database::Mount(DbDir(name), options_.database));
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
