@@ -84,6 +84,17 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(num("engine.write_buffer_size", &c.write_buffer_size));
   MX_CHECK(num("engine.min_blob_size", &c.min_blob_size));
   MX_CHECK(str("log.level", &c.log_level));
+  mode.clear();
+  MX_CHECK(str("lmtp.unix_socket_mode", &mode));
+  if (!mode.empty()) {
+    char* end = nullptr;
+    long m = std::strtol(mode.c_str(), &end, 8);
+    if (end == mode.c_str() || *end != '\0' || m < 0 || m > 0777)
+      return Error(Code::kConfig, "invalid value", path + ": lmtp.unix_socket_mode", "'" + mode + "'",
+                   "give an octal mode as a string, e.g. \"0660\"");
+    c.lmtp_unix_mode = static_cast<int>(m);
+  }
+  MX_CHECK(str("lmtp.unix_socket_group", &c.lmtp_unix_group));
   return c;
 }
 

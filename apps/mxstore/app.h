@@ -30,6 +30,8 @@ struct StoreConfig {
   uint64_t write_buffer_size = 64ull << 20;
   uint64_t min_blob_size = 64ull << 10;
   std::string log_level = "info";
+  int lmtp_unix_mode = 0660;         // lmtp.unix_socket_mode (octal string)
+  std::string lmtp_unix_group;       // lmtp.unix_socket_group (e.g. "postfix")
 
   store::StoreOptions ToStoreOptions() const;
 };

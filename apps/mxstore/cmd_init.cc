@@ -1,5 +1,6 @@
 // mxstore init DIR: a ready-to-serve store (the embedded default).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -29,7 +30,10 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
   if (std::filesystem::exists(conf, ec))
     return Error(Code::kUsage, "cannot initialise the store", dir, "it holds an mxstore.toml already",
                  "use it (`mxstore serve --config " + conf + "`) or choose another directory");
-  MX_CHECK(MakeDirs(dir, 0700));
+  // Traversable but not listable, so that an MTA can reach lmtp.sock through
+  // lmtp.unix_socket_group; the data directory and the token stay owner-only.
+  MX_CHECK(MakeDirs(dir, 0711));
+  chmod(dir.c_str(), 0711);
   if (lmtp.empty()) lmtp = {"127.0.0.1:10024", "[::1]:10024", "unix:lmtp.sock"};
   if (imap.empty()) imap = {"127.0.0.1:10143", "[::1]:10143"};
   if (backup.empty()) backup = {"127.0.0.1:10500", "[::1]:10500", "unix:backup.sock"};
@@ -43,7 +47,9 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
       "hostname = \"mxstore.localhost\"\n\n"
       "[admin]\n"
       "socket = \"admin.sock\"  # owner-only (0600)\n\n"
-      "[lmtp]\nlisten = " + TomlList(lmtp) + "\n\n"
+      "[lmtp]\nlisten = " + TomlList(lmtp) + "\n"
+      "unix_socket_mode = \"0660\"\n"
+      "# unix_socket_group = \"postfix\"  # lets Postfix's lmtp:unix: transport connect\n\n"
       "[imap]\nlisten = " + TomlList(imap) + "  # served once IMAP exists\n\n"
       "[backup]\nlisten = " + TomlList(backup) + "\n"
       "token_file = \"backup.token\"\n\n"

@@ -77,7 +77,20 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   exp->callback([&g] {
     Run(g, [&](const StoreConfig& cfg) -> Status {
       std::string abs = std::filesystem::absolute(target).lexically_normal().string();
-      json r = MX_TRY(AdminCall(cfg, {{"cmd", "mailbox.export"}, {"name", name}, {"target", abs}}));
+      auto call = AdminCall(cfg, {{"cmd", "mailbox.export"}, {"name", name}, {"target", abs}});
+      json r;
+      if (call.ok()) {
+        r = *call;
+      } else if (call.error().code() == Code::kDaemonUnreachable) {
+        // No daemon: open the store here (its databases are not in use).
+        auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
+        auto n = store->ExportMailbox(name, abs);
+        store->Shutdown();
+        if (!n.ok()) return std::move(n).error();
+        r = {{"messages", *n}};
+      } else {
+        return std::move(call).error();
+      }
       if (g.json) std::cout << json({{"mailbox", name}, {"target", abs}, {"messages", r["messages"]}}).dump() << "\n";
       else std::cout << "exported " << r["messages"] << " messages of " << name << " to " << abs << "\n";
       return Ok();

@@ -1,6 +1,7 @@
 // mxstore serve: the daemon. Opens the store, starts the listeners, writes
 // the bound addresses to listeners.json beside the config, and runs until
 // SIGTERM or SIGINT, then stops the listeners and dismounts every database.
+#include <grp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -47,8 +48,17 @@ Status Serve(const std::string& config_path) {
     net::Address a = MX_TRY(net::ParseAddress(text));
     auto srv = net::Server::Listen(
         a, [&](net::Conn& c) { lmtp_service.Serve(c); }, cfg.max_connections,
-        "421 4.3.2 Too many connections, try again later\r\n");
+        "421 4.3.2 Too many connections, try again later\r\n", cfg.lmtp_unix_mode);
     if (!srv.ok()) return srv.error().Wrap("cannot start the LMTP listener", text);
+    if (a.unix_socket && !cfg.lmtp_unix_group.empty()) {
+      // The MTA (e.g. Postfix's lmtp client, user postfix) connects through its group.
+      group* gr = getgrnam(cfg.lmtp_unix_group.c_str());
+      if (gr == nullptr)
+        return Error(Code::kConfig, "unknown group", cfg.path + ": lmtp.unix_socket_group",
+                     "no group named '" + cfg.lmtp_unix_group + "'", "name an existing group, e.g. postfix");
+      if (chown(a.path.c_str(), static_cast<uid_t>(-1), gr->gr_gid) != 0)
+        return ErrnoError("cannot give the LMTP socket to group " + cfg.lmtp_unix_group, a.path, errno);
+    }
     bound["lmtp"].push_back((*srv)->bound().ToString());
     log::Info("lmtp: listening on " + (*srv)->bound().ToString());
     servers.push_back(std::move(*srv));

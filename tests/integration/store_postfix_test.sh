@@ -7,7 +7,8 @@
 # and a Unix socket; a private Postfix (own config, queue and log under the
 # test's temp dir, smtpd on a free loopback port, see
 # /work/shared/POSTFIX-TEST-MTA.md) relays example.test to it with
-# virtual_transport = lmtp:inet:127.0.0.1:PORT. Python's smtplib submits:
+# virtual_transport = lmtp:unix:STORE/lmtp.sock (the socket's group is postfix,
+# lmtp.unix_socket_group). Python's smtplib submits:
 #
 #   m1 -> alice           m2 -> bob            m3 -> alice + bob (one LMTP
 #   m4 -> nobody (no such mailbox: 550 5.1.1, Postfix bounces)   transaction)
@@ -91,6 +92,9 @@ if timeout 60 "$MXSTORE" init "$T/store" --lmtp 127.0.0.1:0 --lmtp unix:lmtp.soc
 else
   fail "mxstore-init" "exit $?: mxstore init $T/store"; show_log init.log; exit 1
 fi
+# Postfix's lmtp client (user postfix) reaches the Unix socket through its group.
+sed -i 's/^# unix_socket_group = "postfix".*/unix_socket_group = "postfix"/' "$MXCONF"
+grep -q '^unix_socket_group = "postfix"' "$MXCONF" || die mxstore-config "could not set lmtp.unix_socket_group in $MXCONF"
 "$MXSTORE" serve --config "$MXCONF" >serve.log 2>&1 &
 MXPID=$!
 bg_register "$MXPID"
@@ -150,7 +154,7 @@ alias_database =
 biff = no
 smtputf8_enable = no
 virtual_mailbox_domains = example.test
-virtual_transport = lmtp:inet:127.0.0.1:$LMTP_PORT
+virtual_transport = lmtp:unix:$T/store/lmtp.sock
 EOF
   # Debian's master.cf with smtpd moved to our port and no chroot anywhere.
   python3 - /etc/postfix/master.cf "$PF/etc/master.cf" "$1" <<'PY'
@@ -192,7 +196,7 @@ if [[ -z "$SMTP_PORT" ]]; then
   fail "postfix-start" "no private Postfix listening after 3 attempts; see $PF/maillog (KEEP_TMP=1 keeps it)"
   show_log "$PF/maillog"; exit 1
 fi
-pass "postfix-start (smtpd 127.0.0.1:$SMTP_PORT -> lmtp 127.0.0.1:$LMTP_PORT)"
+pass "postfix-start (smtpd 127.0.0.1:$SMTP_PORT -> lmtp unix:$T/store/lmtp.sock)"
 
 # ------------------------------------------------------------ submit
 mkdir -p sent
@@ -283,6 +287,12 @@ fi
 grep -E ' (lmtp|bounce|error)\[' "$PF/maillog" >deliveries.log 2>/dev/null
 if [[ "$qn" == 0 ]]; then pass "postfix-queue-empty"; else
   fail "postfix-queue-empty" "postqueue -j lists $qn messages (want 0)"
+fi
+if grep -E 'to=<alice@example\.test>' "$PF/maillog" | grep -F "[$T/store/lmtp.sock]" | grep -q 'status=sent'; then
+  pass "delivered-through-the-unix-socket"
+else
+  fail "delivered-through-the-unix-socket" "no 'to=<alice@example.test> relay=$T/store/lmtp.sock ... status=sent' in $PF/maillog"
+  grep 'to=<alice' "$PF/maillog" | head -3
 fi
 if grep -E 'to=<nobody@example\.test>' "$PF/maillog" | grep -E 'dsn=5\.1\.1' | grep -q 'status=bounced'; then
   pass "unknown-recipient-bounced-5.1.1"
