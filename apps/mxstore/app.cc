@@ -1,4 +1,5 @@
 #include "app.h"
+#include "commands.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -126,6 +127,16 @@ Result<nlohmann::json> AdminCall(const StoreConfig& config, const nlohmann::json
   }
   if (!j.value("ok", false)) return admin::ErrorFromJson(j.value("error", nlohmann::json::object()));
   return j["result"];
+}
+
+void RunWithConfig(Globals& g, const std::function<Status(const StoreConfig&)>& fn) {
+  auto cfg = LoadStoreConfig(ConfigPath(g.config));
+  if (!cfg.ok()) {
+    g.exit_code = Fail(cfg.error());
+    return;
+  }
+  Status s = fn(*cfg);
+  if (!s.ok()) g.exit_code = Fail(s.error());
 }
 
 int Fail(const Error& e) {

@@ -61,13 +61,6 @@ json LogsToJson(const std::vector<store::WalFileInfo>& logs) {
   return {{"logs", out}, {"gap", store::FindChainGap(logs)}};
 }
 
-int Run(Globals& g, const std::function<Status(const StoreConfig&)>& fn) {
-  auto cfg = LoadStoreConfig(ConfigPath(g.config));
-  if (!cfg.ok()) return g.exit_code = Fail(cfg.error());
-  Status s = fn(*cfg);
-  if (!s.ok()) g.exit_code = Fail(s.error());
-  return g.exit_code;
-}
 
 }  // namespace
 
@@ -78,7 +71,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
   static std::string circular;
 
   db->add_subcommand("list", "list the databases")->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       json r = MX_TRY(AdminCall(cfg, {{"cmd", "db.list"}}));
       if (g.json) {
         std::cout << r.dump(2) << "\n";
@@ -105,7 +98,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
   static bool create_circular = false;
   create->add_flag("--circular-logging", create_circular, "delete obsolete logs at once (no incremental backups)");
   create->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "db.create"}, {"name", name}, {"circular_logging", create_circular}}));
       std::cout << "created and mounted database " << name << "\n";
       return Ok();
@@ -117,7 +110,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
     c->add_option("NAME", name)->required();
     std::string v = verb;
     c->callback([&g, v] {
-      Run(g, [&](const StoreConfig& cfg) -> Status {
+      RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
         (void)MX_TRY(AdminCall(cfg, {{"cmd", "db." + v}, {"name", name}}));
         std::cout << v << "ed database " << name << "\n";
         return Ok();
@@ -129,7 +122,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
   set->add_option("NAME", name)->required();
   set->add_option("--circular-logging", circular, "on|off")->required()->check(CLI::IsMember({"on", "off"}));
   set->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "db.set"}, {"name", name}, {"circular_logging", circular == "on"}}));
       std::cout << "database " << name << ": circular logging " << circular << "; a new log chain started\n";
       return Ok();
@@ -140,7 +133,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
     auto* c = db->add_subcommand(verb, "print the database header (works without the daemon)");
     c->add_option("NAME", name)->required();
     c->callback([&g] {
-      Run(g, [&](const StoreConfig& cfg) -> Status {
+      RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
         json h = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.header"}, {"name", name}}, [&]() -> Result<json> {
           auto hh = MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
           return admin::HeaderToJson(hh);
@@ -155,7 +148,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
   auto* logs = db->add_subcommand("logs", "list the transaction logs with their sequence ranges");
   logs->add_option("NAME", name)->required();
   logs->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       json r = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.logs"}, {"name", name}}, [&]() -> Result<json> {
         (void)MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
         auto l = MX_TRY(store::ListWalFiles(DbDir(cfg, name) + "/rocksdb"));
@@ -187,7 +180,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
   auto* check = db->add_subcommand("check", "verify every table, blob and log file checksum");
   check->add_option("NAME", name)->required();
   check->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       json r = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.check"}, {"name", name}}, [&]() -> Result<json> {
         auto d = MX_TRY(store::Database::CheckOffline(DbDir(cfg, name)));
         return json(d);

@@ -8,16 +8,6 @@
 namespace mx::storecli {
 namespace {
 using nlohmann::json;
-
-void Run(Globals& g, const std::function<Status(const StoreConfig&)>& fn) {
-  auto cfg = LoadStoreConfig(ConfigPath(g.config));
-  if (!cfg.ok()) {
-    g.exit_code = Fail(cfg.error());
-    return;
-  }
-  Status s = fn(*cfg);
-  if (!s.ok()) g.exit_code = Fail(s.error());
-}
 }  // namespace
 
 void RegisterMailbox(CLI::App& app, Globals& g) {
@@ -29,7 +19,7 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   create->add_option("MAILBOX", name)->required();
   create->add_option("--database", database, "database to place it in (default db01)");
   create->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "mailbox.create"}, {"name", name}, {"database", database}}));
       std::cout << "created mailbox " << name << " in database " << database << "\n";
       return Ok();
@@ -37,7 +27,7 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   });
 
   mb->add_subcommand("list", "list mailboxes and their databases")->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       json r = MX_TRY(AdminCall(cfg, {{"cmd", "mailbox.list"}}));
       if (g.json) {
         std::cout << r.dump(2) << "\n";
@@ -52,7 +42,7 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   auto* del = mb->add_subcommand("delete", "delete a mailbox and all its mail");
   del->add_option("MAILBOX", name)->required();
   del->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "mailbox.delete"}, {"name", name}}));
       std::cout << "deleted mailbox " << name << "\n";
       return Ok();
@@ -63,7 +53,7 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   move->add_option("MAILBOX", name)->required();
   move->add_option("DATABASE", database)->required();
   move->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "mailbox.move"}, {"name", name}, {"database", database}}));
       std::cout << "moved mailbox " << name << " to database " << database << "\n";
       return Ok();
@@ -75,7 +65,7 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   exp->add_option("--target", target, "new or empty directory")->required();
   exp->add_option("--database", database, "ignored unless it disagrees with the catalog");
   exp->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       std::string abs = std::filesystem::absolute(target).lexically_normal().string();
       auto call = AdminCall(cfg, {{"cmd", "mailbox.export"}, {"name", name}, {"target", abs}});
       json r;

@@ -19,16 +19,6 @@ Result<std::string> ReadPassword(const std::string& file) {
   if (p.empty()) return Error(Code::kUsage, "empty password", file, "the file holds no password");
   return p;
 }
-
-void Run(Globals& g, const std::function<Status(const StoreConfig&)>& fn) {
-  auto cfg = LoadStoreConfig(ConfigPath(g.config));
-  if (!cfg.ok()) {
-    g.exit_code = Fail(cfg.error());
-    return;
-  }
-  Status s = fn(*cfg);
-  if (!s.ok()) g.exit_code = Fail(s.error());
-}
 }  // namespace
 
 void RegisterUser(CLI::App& app, Globals& g) {
@@ -41,7 +31,7 @@ void RegisterUser(CLI::App& app, Globals& g) {
     c->add_option("--password-file", password_file, "file holding the password");
     std::string v = verb;
     c->callback([&g, v] {
-      Run(g, [&](const StoreConfig& cfg) -> Status {
+      RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
         std::string pw = MX_TRY(ReadPassword(password_file));
         (void)MX_TRY(AdminCall(cfg, {{"cmd", "user." + v}, {"name", name}, {"password", pw}}));
         std::cout << (v == "add" ? "added user " : "changed the password of ") << name << "\n";
@@ -52,14 +42,14 @@ void RegisterUser(CLI::App& app, Globals& g) {
   auto* rm = u->add_subcommand("remove", "remove a user (the mailbox stays)");
   rm->add_option("USER", name)->required();
   rm->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       (void)MX_TRY(AdminCall(cfg, {{"cmd", "user.remove"}, {"name", name}}));
       std::cout << "removed user " << name << "\n";
       return Ok();
     });
   });
   u->add_subcommand("list", "list users")->callback([&g] {
-    Run(g, [&](const StoreConfig& cfg) -> Status {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       json r = MX_TRY(AdminCall(cfg, {{"cmd", "user.list"}}));
       if (g.json) std::cout << r.dump(2) << "\n";
       else

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "app.h"
+
 namespace mx::storecli {
 
 struct Globals {
@@ -13,6 +15,10 @@ struct Globals {
   bool json = false;   // --json
   int exit_code = 0;
 };
+
+/// Loads the config named by the globals and runs `fn`; a failure is printed
+/// and becomes g.exit_code.
+void RunWithConfig(Globals& g, const std::function<Status(const StoreConfig&)>& fn);
 
 void RegisterInit(CLI::App& app, Globals& g);
 void RegisterServe(CLI::App& app, Globals& g);

@@ -4,21 +4,14 @@ header and log listing, and `db check` naming a flipped table and log file
 
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from mxstore import Loader, Store  # noqa: E402
+from mxstore import Checks, Loader, Store  # noqa: E402
 
-failures = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[:2000]), flush=True)
-    if not cond:
-        failures.append(name)
+check = Checks()
 
 
 def flip(path, offset):
@@ -120,10 +113,11 @@ def main():
     check("db check names the damaged table file", sst in out, out)
     check("db check names the damaged log file", log in out, out)
     check("db check says DATABASE_CORRUPT", "DATABASE_CORRUPT" in out, out)
-    if not failures:
+    import shutil
+    if not check.failures:
         shutil.rmtree(root, ignore_errors=True)
-    print("%d failed" % len(failures))
-    return 1 if failures else 0
+    print("%d failed" % len(check.failures))
+    return 1 if check.failures else 0
 
 
 if __name__ == "__main__":

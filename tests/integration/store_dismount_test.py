@@ -6,22 +6,15 @@ works and delivery resumes; every acknowledged message is stored exactly once;
 the daemon stops cleanly afterwards (no thread left waiting)."""
 
 import os
-import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from mxstore import Loader, Store, message_id  # noqa: E402
+from mxstore import Checks, Loader, Store, message_id  # noqa: E402
 
 BOUND_MS = 5000
-failures = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        failures.append(name)
+check = Checks()
 
 
 def main():
@@ -65,12 +58,7 @@ def main():
           "stored %d, acknowledged %d" % (len(ids), len(loader.acked)))
     check("stored messages are byte-exact", all(loader.acked.get(message_id(d)) == d for d in got))
     print("# %d acknowledged, %d refused (codes %s)" % (len(loader.acked), len(loader.refusals), codes))
-    took = store.stop()
-    check("daemon stops on SIGTERM within 10 s", took < 10, "%.1f s" % took)
-    if not failures:
-        shutil.rmtree(root, ignore_errors=True)
-    print("%d failed" % len(failures))
-    return 1 if failures else 0
+    return check.finish(store, root)
 
 
 if __name__ == "__main__":

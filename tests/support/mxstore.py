@@ -13,6 +13,30 @@ import threading
 import time
 
 
+class Checks:
+    """check(name, cond, detail) prints ok/FAIL lines; finish() ends a test."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, name, cond, detail=""):
+        print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[:2000]), flush=True)
+        if not cond:
+            self.failures.append(name)
+        return cond
+
+    def finish(self, store, root):
+        """Stops the daemon (asserting it stops within 10 s), removes `root`
+        when everything passed, and returns the exit code."""
+        import shutil
+        took = store.stop()
+        self("daemon stops on SIGTERM within 10 s", took < 10, "%.1f s" % took)
+        if not self.failures:
+            shutil.rmtree(root, ignore_errors=True)
+        print("%d failed" % len(self.failures))
+        return 1 if self.failures else 0
+
+
 def have_ipv6_loopback():
     import socket
     try:

@@ -173,6 +173,11 @@ class Database {
 
   Result<uint64_t> MailboxId(const std::string& mailbox);
   Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& folder);
+  /// A new MODSEQ for the folder (allocated in memory; made durable by the
+  /// caller's batch through the 'C'..'m' max-merge counter).
+  Result<uint64_t> NextModseq(uint64_t mailbox_id, uint32_t folder_id);
+  /// (mailbox id, folder id) of `mailbox`/`folder`; takes alloc_mu_.
+  Result<std::pair<uint64_t, uint32_t>> ResolveFolder(const std::string& mailbox, const std::string& folder);
   Result<FolderState*> LoadFolderState(uint64_t mailbox_id, uint32_t folder_id);
   Status Commit(void* batch);  // rocksdb::WriteBatch*
   Status RefreshLogRange(DatabaseHeader* h);

@@ -304,20 +304,25 @@ Status Store::CreateMailbox(const std::string& mailbox_in, const std::string& da
   return SaveCatalog();
 }
 
-Status Store::DeleteMailbox(const std::string& mailbox_in) {
-  std::string mailbox = NormalizeAddress(mailbox_in);
+Result<std::pair<std::string, std::shared_ptr<Database>>> Store::MailboxDatabase(const std::string& mailbox,
+                                                                               const std::string& what) {
   std::string database;
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
     auto it = mailboxes_.find(mailbox);
     if (it == mailboxes_.end())
-      return Error(Code::kMailboxNotFound, "cannot delete mailbox", mailbox, "the store has no such mailbox");
+      return Error(Code::kMailboxNotFound, what, mailbox, "the store has no such mailbox");
     database = it->second;
   }
   auto db = Get(database);
   if (!db)
-    return Error(Code::kDatabaseNotMounted, "cannot delete mailbox", mailbox,
-                 "its database '" + database + "' is dismounted");
+    return Error(Code::kDatabaseNotMounted, what, mailbox, "its database '" + database + "' is dismounted");
+  return std::make_pair(database, db);
+}
+
+Status Store::DeleteMailbox(const std::string& mailbox_in) {
+  std::string mailbox = NormalizeAddress(mailbox_in);
+  auto [database, db] = MX_TRY(MailboxDatabase(mailbox, "cannot delete mailbox"));
   Status s = db->DeleteMailbox(mailbox);
   if (!s.ok() && s.error().code() != Code::kMailboxNotFound) return s;
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
@@ -427,18 +432,7 @@ std::vector<RecipientResult> Store::Deliver(const std::vector<std::string>& reci
 
 Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::string& target) {
   std::string mailbox = NormalizeAddress(mailbox_in);
-  std::string database;
-  {
-    std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    auto it = mailboxes_.find(mailbox);
-    if (it == mailboxes_.end())
-      return Error(Code::kMailboxNotFound, "cannot export mailbox", mailbox, "the store has no such mailbox");
-    database = it->second;
-  }
-  auto db = Get(database);
-  if (!db)
-    return Error(Code::kDatabaseNotMounted, "cannot export mailbox", mailbox,
-                 "its database '" + database + "' is dismounted");
+  auto [database, db] = MX_TRY(MailboxDatabase(mailbox, "cannot export mailbox"));
   {
     std::error_code ec;
     if (std::filesystem::exists(target, ec) && !std::filesystem::is_empty(target, ec))

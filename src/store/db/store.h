@@ -101,6 +101,9 @@ class Store {
   explicit Store(StoreOptions options) : options_(std::move(options)) {}
   Status SaveCatalog();  // requires catalog_mu_ held
   std::string DbDir(const std::string& name) const;
+  /// The mounted database holding `mailbox` (normalised); errors name `what`.
+  Result<std::pair<std::string, std::shared_ptr<Database>>> MailboxDatabase(const std::string& mailbox,
+                                                                            const std::string& what);
 
   const StoreOptions options_;
   std::mutex lifecycle_mu_;   // serialises mount/dismount/create

@@ -225,6 +225,12 @@ TEST_F(StoreTest, CheckNamesAFlippedTableFileAndAFlippedLogFile) {
   ASSERT_FALSE(archived.empty());
   std::string log = archived.back();
   FlipByte(log, fs::file_size(log) / 2);
+  // And the live log, which the read-only open replays.
+  std::string live;
+  for (const auto& l : Files(RocksDir(), ".log"))
+    if (fs::file_size(l) > 100) live = l;
+  ASSERT_FALSE(live.empty());
+  FlipByte(live, fs::file_size(live) / 2);
 
   auto damage = store_->Check("db01");  // offline
   ASSERT_TRUE(damage.ok()) << damage.error().Full();
@@ -232,6 +238,11 @@ TEST_F(StoreTest, CheckNamesAFlippedTableFileAndAFlippedLogFile) {
   for (const auto& d : *damage) all += d + "\n";
   EXPECT_NE(all.find(sst), std::string::npos) << all;
   EXPECT_NE(all.find(log), std::string::npos) << all;
+  EXPECT_NE(all.find(live), std::string::npos) << all;
+  // A damaged database does not mount: RocksDB refuses the damaged live log.
+  Status mount = store_->Mount("db01");
+  ASSERT_FALSE(mount.ok());
+  EXPECT_EQ(mount.error().code(), Code::kStoreCorrupt) << mount.error().Full();
 }
 
 TEST_F(StoreTest, CrashedDatabaseRecoversAndSaysSo) {
