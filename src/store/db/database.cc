@@ -785,7 +785,13 @@ Result<std::vector<std::string>> Database::Check() {
   MX_OP();
   std::vector<std::string> damage;
   CheckLogs(dir_ + "/rocksdb", &damage);
+  // Pin the live files while they are read: a compaction finishing meanwhile
+  // must not delete a file between listing and reading it. The counter nests
+  // with a backup's own pin (EnableFileDeletions(false) only decrements).
+  rocksdb::Status pin = db_->DisableFileDeletions();
+  if (!pin.ok()) return Engine("cannot pin the database's files for the check", dir_, pin);
   CheckFileChecksums(db_.get(), dir_ + "/rocksdb", &damage);
+  (void)db_->EnableFileDeletions(false /* force */);
   return damage;
 }
 
