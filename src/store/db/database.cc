@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -330,7 +331,11 @@ Status Database::Commit(void* batch_ptr) {
   auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
   rocksdb::WriteOptions wo;
   wo.sync = true;  // acknowledged only when durable in the log
-  std::shared_lock<std::shared_timed_mutex> gate(write_gate_);
+  gate_.Enter();  // waits while a freeze holds the gate (never past its deadline)
+  struct Leave {
+    WriteGate* g;
+    ~Leave() { g->Exit(); }
+  } leave{&gate_};
   rocksdb::Status s;
   if (options_.serial_commits) {
     std::lock_guard<std::mutex> l(serial_mu_);
@@ -614,6 +619,73 @@ Result<std::string> Database::ReadBody(const BodyId& body) {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), BodyKey('B', body), &v);
   if (!s.ok()) return Engine("cannot read message body", BodyIdHex(body), s);
   return v;
+}
+
+Status Database::SyncLog() {
+  MX_OP();
+  rocksdb::Status s = db_->SyncWAL();
+  if (!s.ok()) return Engine("cannot sync the log of database '" + header_.name + "'", dir_, s);
+  return Ok();
+}
+
+Status Database::Freeze(std::chrono::milliseconds deadline) {
+  MX_OP();
+  if (!gate_.Freeze(deadline))
+    return Error(Code::kFreezeTimeout, "cannot freeze database '" + header_.name + "'", dir_,
+                 "commits in flight did not finish within " + std::to_string(deadline.count()) +
+                     " ms, or another freeze holds the database");
+  return Ok();
+}
+
+Status Database::Thaw() {
+  if (!gate_.Thaw())
+    return Error(Code::kFreezeTimeout, "freeze of database '" + header_.name + "' expired", dir_,
+                 "the deadline passed before the thaw; the store thawed by itself");
+  return Ok();
+}
+
+Status Database::PinFiles() {
+  MX_OP();
+  rocksdb::Status s = db_->DisableFileDeletions();
+  if (!s.ok()) return Engine("cannot pin the files of database '" + header_.name + "'", dir_, s);
+  return Ok();
+}
+
+Status Database::UnpinFiles() {
+  MX_OP();
+  rocksdb::Status s = db_->EnableFileDeletions(false /* force: only undo our own pin */);
+  if (!s.ok()) return Engine("cannot unpin the files of database '" + header_.name + "'", dir_, s);
+  return Ok();
+}
+
+Result<FileSet> Database::LiveFiles() {
+  MX_OP();
+  FileSet set;
+  set.sequence = db_->GetLatestSequenceNumber();
+  std::vector<rocksdb::LiveFileStorageInfo> files;
+  rocksdb::LiveFilesStorageInfoOptions lo;
+  lo.wal_size_for_flush = std::numeric_limits<uint64_t>::max();  // never flush inside
+  rocksdb::Status s = db_->GetLiveFilesStorageInfo(lo, &files);
+  if (!s.ok()) return Engine("cannot list the live files of database '" + header_.name + "'", dir_, s);
+  for (const auto& f : files) {
+    LiveFile lf;
+    lf.directory = f.directory;
+    lf.name = f.relative_filename;
+    lf.size = f.size;
+    lf.trim_to_size = f.trim_to_size;
+    lf.replacement_contents = f.replacement_contents;
+    switch (f.file_type) {
+      case rocksdb::kTableFile: lf.kind = "table"; break;
+      case rocksdb::kBlobFile: lf.kind = "blob"; break;
+      case rocksdb::kWalFile: lf.kind = "log"; break;
+      case rocksdb::kDescriptorFile: lf.kind = "manifest"; break;
+      case rocksdb::kCurrentFile: lf.kind = "current"; break;
+      case rocksdb::kOptionsFile: lf.kind = "options"; break;
+      default: lf.kind = "other"; break;
+    }
+    set.files.push_back(std::move(lf));
+  }
+  return set;
 }
 
 Status Database::Flush() {

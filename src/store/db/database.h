@@ -30,6 +30,7 @@
 
 #include "common/error.h"
 #include "store/db/header.h"
+#include "store/db/write_gate.h"
 
 namespace rocksdb {
 class DB;
@@ -80,6 +81,22 @@ struct DatabaseOptions {
   uint64_t write_buffer_size = 64 << 20;
   uint64_t min_blob_size = 64 << 10;  // bodies at least this large go to blob files
   uint64_t max_message_size = 64 << 20;
+};
+
+/// One file of a captured file set (see Database::LiveFiles).
+struct LiveFile {
+  std::string directory;   // where it lives now
+  std::string name;        // relative file name ("000012.sst", "MANIFEST-000005", "archive/000007.log"...)
+  std::string kind;        // "table", "blob", "log", "manifest", "current", "options", "other"
+  uint64_t size = 0;       // bytes that belong to the set
+  bool trim_to_size = false;       // the file may have grown since; use only `size` bytes
+  std::string replacement_contents;  // when set, the file's contents in the set (CURRENT)
+};
+
+/// A consistent cut of a database: its live files and the latest sequence.
+struct FileSet {
+  uint64_t sequence = 0;
+  std::vector<LiveFile> files;
 };
 
 /// One mailbox delivery result.
@@ -147,6 +164,22 @@ class Database {
   Result<std::vector<uint32_t>> ExpungedSince(const std::string& mailbox, const std::string& folder,
                                               uint64_t since);
 
+  // ---- writer primitives (the backup service's freeze providers use them) ----
+  /// Makes everything committed so far durable in the log (fsync).
+  Status SyncLog();
+  /// Closes the write gate: new commits wait, commits in flight finish.
+  /// FREEZE_TIMEOUT when they do not within `deadline`; the gate reopens by
+  /// itself at the deadline whatever the caller does.
+  Status Freeze(std::chrono::milliseconds deadline);
+  /// Reopens the gate. FREEZE_TIMEOUT when the deadline had already passed.
+  Status Thaw();
+  /// Stops (and resumes) RocksDB's deletion of obsolete files; calls nest.
+  Status PinFiles();
+  Status UnpinFiles();
+  /// The live files without a memtable flush, sizes captured now, and the
+  /// latest sequence. Consistent when taken with files pinned.
+  Result<FileSet> LiveFiles();
+
   /// Writes the memtables to table files (the logs they came from become
   /// obsolete: archived, or deleted with circular logging).
   Status Flush();
@@ -192,7 +225,7 @@ class Database {
   std::condition_variable ops_cv_;
   int ops_in_flight_ = 0;                 // guarded by ops_mu_
 
-  std::shared_timed_mutex write_gate_;    // writes shared; a freeze exclusive
+  WriteGate gate_;                        // commits pass shared; Freeze closes it
   std::mutex serial_mu_;                  // only with options_.serial_commits
   std::mutex admin_mu_;                   // mailbox/folder creation and deletion, header
 
