@@ -18,7 +18,7 @@ using std::chrono::milliseconds;
 
 std::string Msg(int i) {
   std::string m = "Subject: " + std::to_string(i) + "\r\n\r\n";
-  while (m.size() < 3000) m += "text " + std::to_string(i * 7919 + m.size()) + "\r\n";
+  while (m.size() < 3000) m += "text " + std::to_string(static_cast<uint64_t>(i) * 7919 + m.size()) + "\r\n";
   return m;
 }
 
