@@ -67,7 +67,8 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(str("admin.socket", &c.admin_socket));
   c.admin_socket = resolve(c.admin_socket.empty() ? "admin.sock" : c.admin_socket);
   for (auto& [key, vec] : {std::pair{"lmtp.listen", &c.lmtp}, {"imap.listen", &c.imap}, {"backup.listen", &c.backup}}) {
-    for (const auto& a : MX_TRY(cfg->GetStrings(key))) vec->push_back(resolve_addr(a));
+    auto addresses = MX_TRY(cfg->GetStrings(key));
+    for (const auto& a : addresses) vec->push_back(resolve_addr(a));
   }
   MX_CHECK(str("backup.token_file", &c.backup_token_file));
   if (!c.backup_token_file.empty()) c.backup_token_file = resolve(c.backup_token_file);

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "commands.h"
 #include "store/db/database.h"
+#include "store/db/store.h"
 #include "store/log/wal.h"
 #include "store_server/admin/admin_service.h"
 
@@ -22,7 +23,7 @@ Result<json> CallOrOffline(const StoreConfig& cfg, const json& req,
 }
 
 std::string DbDir(const StoreConfig& cfg, const std::string& name) {
-  return cfg.data_dir + "/databases/" + name;
+  return store::Store::DatabaseDirIn(cfg.data_dir, name);
 }
 
 void PrintHeader(const json& h) {
@@ -51,16 +52,6 @@ void PrintHeader(const json& h) {
   std::printf("last incremental:    %s\n", backup(h.value("last_incremental_backup", json())).c_str());
   std::printf("checksums:           %s\n", h.value("checksums", "").c_str());
 }
-
-json LogsToJson(const std::vector<store::WalFileInfo>& logs) {
-  json out = json::array();
-  for (const auto& l : logs)
-    out.push_back({{"number", l.number}, {"archived", l.archived}, {"size", l.size},
-                   {"batches", l.batches}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq},
-                   {"damage", l.damage}, {"torn_tail", l.torn_tail}, {"path", l.path}});
-  return {{"logs", out}, {"gap", store::FindChainGap(logs)}};
-}
-
 
 }  // namespace
 
@@ -136,7 +127,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
       RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
         json h = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.header"}, {"name", name}}, [&]() -> Result<json> {
           auto hh = MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
-          return admin::HeaderToJson(hh);
+          return hh.ToJson();
         }));
         if (g.json) std::cout << h.dump(2) << "\n";
         else PrintHeader(h);
@@ -152,7 +143,7 @@ void RegisterDb(CLI::App& app, Globals& g) {
       json r = MX_TRY(CallOrOffline(cfg, {{"cmd", "db.logs"}, {"name", name}}, [&]() -> Result<json> {
         (void)MX_TRY(store::DatabaseHeader::Load(DbDir(cfg, name)));
         auto l = MX_TRY(store::ListWalFiles(DbDir(cfg, name) + "/rocksdb"));
-        return LogsToJson(l);
+        return admin::LogsToJson(l);
       }));
       if (g.json) {
         std::cout << r.dump(2) << "\n";

@@ -1,7 +1,6 @@
 // mxstore init DIR: a ready-to-serve store (the embedded default).
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include "commands.h"
 #include "common/bytes.h"
 #include "common/fs.h"
+#include "common/secure.h"
 #include "net/server.h"
 
 namespace mx::storecli {
@@ -67,12 +67,10 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
     if (!f) return Error(Code::kIo, "cannot write the config", conf, "write failed");
   }
   // The backup service's token (issue 4 uses it): 256 random bits, owner-only.
-  Bytes token(32);
-  RAND_bytes(token.data(), static_cast<int>(token.size()));
   std::string token_path = dir + "/backup.token";
   Fd fd(open(token_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoError("cannot write the backup token", token_path, errno);
-  std::string hex = ToHex(token) + "\n";
+  std::string hex = RandomHex(32) + "\n";
   MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(hex.data()), hex.size(), -1, token_path));
 
   auto cfg = MX_TRY(LoadStoreConfig(conf));

@@ -72,6 +72,19 @@ Status WriteFull(int fd, const uint8_t* buf, size_t n, int64_t offset, const std
   return Ok();
 }
 
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
+  std::string tmp = path + ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd.valid()) return ErrnoError("cannot write", tmp, errno);
+    MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(data.data()), data.size(), -1, tmp));
+    if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync", tmp, errno);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot replace", path, errno);
+  size_t slash = path.rfind('/');
+  return SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
 Status SyncDir(const std::string& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("cannot open directory", dir, errno);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/bytes.h"
 #include "common/error.h"
@@ -33,6 +34,10 @@ Result<Bytes> ReadFile(const std::string& path);
 Status PreadFull(int fd, uint8_t* buf, size_t n, uint64_t offset, const std::string& path);
 /// Writes all of `n` bytes (at `offset`, or at the file position if offset < 0).
 Status WriteFull(int fd, const uint8_t* buf, size_t n, int64_t offset, const std::string& path);
+/// Replaces `path` with `data` durably: writes `path`.tmp with `mode`, fsyncs
+/// it, renames it over `path` and fsyncs the directory. A crash leaves the
+/// old or the new file, never a mix.
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0600);
 /// fsync of a directory, so a rename inside it is durable.
 Status SyncDir(const std::string& dir);
 /// mkdir -p with `mode` for created directories.

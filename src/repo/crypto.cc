@@ -5,7 +5,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <cstdlib>
@@ -86,10 +85,6 @@ bool Key::Valid() const {
   return false;
 }
 
-void RandomBytes(uint8_t* out, size_t n) {
-  if (RAND_bytes(out, int(n)) != 1) std::abort();  // no entropy: nothing is safe
-}
-
 void Seal(const Key& key, const uint8_t* plaintext, size_t n, Bytes* out) {
   size_t base = out->size();
   out->resize(base + n + kCryptoOverhead);
@@ -130,34 +125,12 @@ Status UnsealInto(const Key& key, const uint8_t* data, size_t n, const std::stri
 
 Result<Key> DeriveKey(const std::string& password, const Bytes& salt, uint64_t n,
                       uint32_t r, uint32_t p) {
-  if (n < 2 || (n & (n - 1)) != 0 || r == 0 || p == 0 || n > (1ull << 24) || r > 64 || p > 64)
-    return Error(Code::kBadFormat, "invalid scrypt parameters", "",
-                 "N=" + std::to_string(n) + " r=" + std::to_string(r) + " p=" + std::to_string(p));
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "SCRYPT", nullptr);
-  if (!kdf) return Error(Code::kInternal, "cannot load scrypt", "OpenSSL", "EVP_KDF_fetch failed");
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
-  uint64_t maxmem = 128ull * r * n + (64ull << 20);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-                                        const_cast<char*>(password.data()), password.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                        const_cast<uint8_t*>(salt.data()), salt.size()),
-      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
-      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
-      OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p),
-      OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem),
-      OSSL_PARAM_construct_end()};
-  uint8_t out[64];
-  int rc = EVP_KDF_derive(ctx, out, sizeof(out), params);
-  EVP_KDF_CTX_free(ctx);
-  if (rc != 1)
-    return Error(Code::kInternal, "scrypt key derivation failed", "", "EVP_KDF_derive failed");
+  Bytes out = MX_TRY(Scrypt(password, salt, n, r, p, 64));
   Key k;
-  std::memcpy(k.encrypt, out, 32);
-  std::memcpy(k.mac_k, out + 32, 16);
-  std::memcpy(k.mac_r, out + 48, 16);
-  OPENSSL_cleanse(out, sizeof(out));
+  std::memcpy(k.encrypt, out.data(), 32);
+  std::memcpy(k.mac_k, out.data() + 32, 16);
+  std::memcpy(k.mac_r, out.data() + 48, 16);
+  OPENSSL_cleanse(out.data(), out.size());
   return k;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "common/secure.h"
 
 namespace mx::repo {
 
@@ -45,11 +46,6 @@ bool Verify(const Key& key, const uint8_t* data, size_t n);
 Result<Key> DeriveKey(const std::string& password, const Bytes& salt, uint64_t n,
                       uint32_t r, uint32_t p);
 
-void RandomBytes(uint8_t* out, size_t n);
-inline Bytes RandomBytes(size_t n) {
-  Bytes b(n);
-  RandomBytes(b.data(), n);
-  return b;
-}
+using mx::RandomBytes;  // common/secure.h
 
 }  // namespace mx::repo

@@ -1,8 +1,6 @@
 #include "store/db/database.h"
 
-#include <dirent.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
+#include "common/secure.h"
 #include "common/log.h"
 #include "rocksdb/db.h"
 #include "rocksdb/file_checksum.h"
@@ -119,12 +118,6 @@ Error Engine(const std::string& what, const std::string& object, const rocksdb::
   return Error(code, what, object, s.ToString());
 }
 
-std::string RandomHex(size_t n) {
-  Bytes b(n);
-  RAND_bytes(b.data(), static_cast<int>(n));
-  return ToHex(b);
-}
-
 rocksdb::Options EngineOptions(const DatabaseOptions& o, bool circular) {
   rocksdb::Options opt;
   opt.merge_operator = std::make_shared<CounterMerge>();
@@ -192,11 +185,6 @@ Status Database::Create(const std::string& dir, const std::string& name, bool ci
   rocksdb::Status s = rocksdb::DB::Open(opt, dir + "/rocksdb", &raw);
   if (!s.ok()) return Engine("cannot create the database", dir, s);
   std::unique_ptr<rocksdb::DB> db(raw);
-  uint64_t newest_log = 0;
-  {
-    rocksdb::VectorLogPtr files;
-    if (db->GetSortedWalFiles(files).ok() && !files.empty()) newest_log = files.back()->LogNumber();
-  }
   s = db->Close();
   if (!s.ok()) return Engine("cannot close the new database", dir, s);
   DatabaseHeader h;
@@ -205,14 +193,14 @@ Status Database::Create(const std::string& dir, const std::string& name, bool ci
   h.created = FormatRfc3339(Now());
   h.circular_logging = circular;
   h.log_chain = RandomHex(8);
-  h.chain_first_log = newest_log;
+  h.chain_first_log = 0;  // set by the first mount
   return h.Save(dir);
 }
 
 Result<std::unique_ptr<Database>> Database::Mount(const std::string& dir,
                                                   const DatabaseOptions& options) {
   DatabaseHeader h = MX_TRY(DatabaseHeader::Load(dir));
-  bool dirty = h.state == "mounted" || !h.clean_shutdown;
+  bool dirty = !h.clean_shutdown;  // false from mount until a clean dismount
   std::unique_ptr<Database> d(new Database(dir, options));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(EngineOptions(options, h.circular_logging), dir + "/rocksdb", &raw);
@@ -231,6 +219,9 @@ Result<std::unique_ptr<Database>> Database::Mount(const std::string& dir,
   h.last_mount_recovered = dirty;
   d->header_ = h;
   MX_CHECK(d->RefreshLogRange(&d->header_));
+  // A new chain (created, or circular logging changed) starts with the log
+  // this mount opened.
+  if (d->header_.chain_first_log == 0) d->header_.chain_first_log = d->header_.newest_log;
   MX_CHECK(d->header_.Save(dir));
   d->state_ = State::kMounted;
   return d;
@@ -262,6 +253,7 @@ Status Database::Dismount(std::chrono::milliseconds bound) {
   }
   std::lock_guard<std::mutex> admin(admin_mu_);
   rocksdb::Status s = db_->FlushWAL(true /* sync */);
+  (void)RefreshLogRange(&header_);  // from the engine while it is open: no log is read
   if (s.ok()) s = db_->Close();
   db_.reset();
   {
@@ -273,49 +265,40 @@ Status Database::Dismount(std::chrono::milliseconds bound) {
   state_ = State::kDismounted;
   header_.state = "dismounted";
   header_.clean_shutdown = s.ok();
-  (void)RefreshLogRange(&header_);
   MX_CHECK(header_.Save(dir_));
   if (!s.ok()) return Engine("database closed with an error", dir_, s);
   return Ok();
 }
 
 Status Database::RefreshLogRange(DatabaseHeader* h) {
-  std::string rdir = dir_ + "/rocksdb";
-  std::vector<std::pair<uint64_t, std::string>> logs;
-  for (const std::string& d : {rdir, rdir + "/archive"}) {
-    DIR* dd = opendir(d.c_str());
-    if (dd == nullptr) continue;
-    while (dirent* e = readdir(dd)) {
-      std::string n = e->d_name;
-      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".log") == 0 &&
-          n.find_first_not_of("0123456789") == n.size() - 4)
-        logs.emplace_back(std::stoull(n.substr(0, n.size() - 4)), d + "/" + n);
-    }
-    closedir(dd);
+  auto logs = MX_TRY(ListWalPaths(dir_ + "/rocksdb"));
+  if (logs.empty()) {
+    h->oldest_log = h->newest_log = h->oldest_seq = h->newest_seq = 0;
+    return Ok();
   }
-  std::sort(logs.begin(), logs.end());
-  h->oldest_log = h->newest_log = h->oldest_seq = h->newest_seq = 0;
-  if (logs.empty()) return Ok();
-  h->oldest_log = logs.front().first;
-  h->newest_log = logs.back().first;
-  // The oldest non-empty log gives the first sequence; the engine (or the
-  // newest non-empty log) gives the last.
-  for (const auto& [n, path] : logs) {
-    auto info = ReadWalFile(path);
-    if (info.ok() && info->batches > 0) {
-      h->oldest_seq = info->first_seq;
-      break;
-    }
-  }
-  if (db_) {
-    h->newest_seq = db_->GetLatestSequenceNumber();
-  } else {
-    for (auto it = logs.rbegin(); it != logs.rend(); ++it) {
-      auto info = ReadWalFile(it->second);
+  // The first sequence of the oldest log is read only when the oldest log
+  // changed (a backup truncated the archive, or circular logging deleted it).
+  if (logs.front().number != h->oldest_log || h->oldest_seq == 0) {
+    h->oldest_seq = 0;
+    for (const auto& w : logs) {
+      auto info = ReadWalFile(w.path);
       if (info.ok() && info->batches > 0) {
-        h->newest_seq = info->last_seq;
+        h->oldest_seq = info->first_seq;
         break;
       }
+    }
+  }
+  h->oldest_log = logs.front().number;
+  h->newest_log = logs.back().number;
+  if (db_) {
+    h->newest_seq = db_->GetLatestSequenceNumber();
+    return Ok();
+  }
+  for (auto it = logs.rbegin(); it != logs.rend(); ++it) {  // dismounted: read the logs
+    auto info = ReadWalFile(it->path);
+    if (info.ok() && info->batches > 0) {
+      h->newest_seq = info->last_seq;
+      break;
     }
   }
   return Ok();
@@ -439,14 +422,16 @@ Result<uint64_t> Database::MailboxId(const std::string& mailbox) {
   return id;
 }
 
-Result<uint32_t> Database::FolderId(uint64_t mbox, const std::string& folder) {
+Result<uint32_t> Database::FolderId(uint64_t mbox, const std::string& mailbox, const std::string& folder) {
   auto key = std::make_pair(mbox, folder);
   auto it = folder_ids_.find(key);
   if (it != folder_ids_.end()) return it->second;
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), FolderKey(mbox, folder), &v);
-  if (s.IsNotFound()) return Error(Code::kFolderNotFound, "no such folder", folder, "");
-  if (!s.ok()) return Engine("cannot read folder", folder, s);
+  if (s.IsNotFound())
+    return Error(Code::kFolderNotFound, "no such folder", mailbox + "/" + folder,
+                 "the mailbox has no folder of this name");
+  if (!s.ok()) return Engine("cannot read folder", mailbox + "/" + folder, s);
   uint32_t id = FromCbor(v).at("id").get<uint32_t>();
   folder_ids_[key] = id;
   return id;
@@ -462,7 +447,7 @@ Result<std::pair<uint64_t, uint32_t>> Database::ResolveFolder(const std::string&
                                                               const std::string& folder) {
   std::lock_guard<std::mutex> l(alloc_mu_);
   uint64_t mbox = MX_TRY(MailboxId(mailbox));
-  uint32_t fid = MX_TRY(FolderId(mbox, folder));
+  uint32_t fid = MX_TRY(FolderId(mbox, mailbox, folder));
   return std::make_pair(mbox, fid);
 }
 
@@ -480,6 +465,23 @@ Result<Database::FolderState*> Database::LoadFolderState(uint64_t mbox, uint32_t
   return &(folders_[key] = st);
 }
 
+std::vector<FolderInfo> Database::FolderRecords(uint64_t mbox) {
+  std::vector<FolderInfo> out;
+  std::string prefix = FolderPrefix(mbox);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    json rec = FromCbor(it->value().ToString());
+    FolderInfo f;
+    f.name = it->key().ToString().substr(prefix.size());
+    f.id = rec.at("id").get<uint32_t>();
+    f.special_use = rec.value("special_use", "");
+    f.uidvalidity = rec.value("uidvalidity", 0u);
+    f.subscribed = rec.value("subscribed", true);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 Result<FolderInfo> Database::CreateFolder(const std::string& mailbox, const std::string& folder,
                                           const std::string& special_use) {
   MX_OP();
@@ -489,12 +491,11 @@ Result<FolderInfo> Database::CreateFolder(const std::string& mailbox, const std:
     std::lock_guard<std::mutex> l(alloc_mu_);
     mbox = MX_TRY(MailboxId(mailbox));
   }
-  auto existing = ListFolders(mailbox);
-  if (!existing.ok()) return std::move(existing).error();
   uint32_t max_id = 0;
-  for (const auto& f : *existing) {
+  for (const auto& f : FolderRecords(mbox)) {
     if (f.name == folder)
-      return Error(Code::kMailboxExists, "cannot create folder", mailbox + "/" + folder, "it exists");
+      return Error(Code::kMailboxExists, "cannot create folder", mailbox + "/" + folder,
+                   "the mailbox has a folder of this name", "choose another folder name");
     max_id = std::max(max_id, f.id);
   }
   FolderInfo info;
@@ -516,19 +517,7 @@ Result<std::vector<FolderInfo>> Database::ListFolders(const std::string& mailbox
     std::lock_guard<std::mutex> l(alloc_mu_);
     mbox = MX_TRY(MailboxId(mailbox));
   }
-  std::vector<FolderInfo> out;
-  std::string prefix = FolderPrefix(mbox);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    json rec = FromCbor(it->value().ToString());
-    FolderInfo f;
-    f.name = it->key().ToString().substr(prefix.size());
-    f.id = rec.at("id").get<uint32_t>();
-    f.special_use = rec.value("special_use", "");
-    f.uidvalidity = rec.value("uidvalidity", 0u);
-    f.subscribed = rec.value("subscribed", true);
-    out.push_back(std::move(f));
-  }
+  std::vector<FolderInfo> out = FolderRecords(mbox);
   for (auto& f : out) {
     {
       std::lock_guard<std::mutex> l(alloc_mu_);
@@ -572,7 +561,7 @@ Result<std::vector<Delivered>> Database::Deliver(const std::vector<std::string>&
     std::lock_guard<std::mutex> l(alloc_mu_);
     for (const auto& mailbox : mailboxes) {
       uint64_t mbox = MX_TRY(MailboxId(mailbox));
-      uint32_t fid = MX_TRY(FolderId(mbox, folder));
+      uint32_t fid = MX_TRY(FolderId(mbox, mailbox, folder));
       FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
       uint32_t uid = st->uidnext++;
       uint64_t modseq = ++st->modseq;
@@ -717,7 +706,9 @@ Result<uint64_t> Database::SetFlags(const std::string& mailbox, const std::strin
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
   if (s.IsNotFound())
-    return Error(Code::kNotFound, "no such message", mailbox + "/" + folder + " UID " + std::to_string(uid), "");
+    return Error(Code::kNotFound, "no such message", mailbox + "/" + folder + " UID " + std::to_string(uid),
+                 "the folder has no message with this UID (expunged, or never delivered)",
+                 "list the folder's messages and use one of their UIDs");
   if (!s.ok()) return Engine("cannot read message", mailbox + "/" + folder, s);
   json rec = FromCbor(v);
   uint64_t modseq = MX_TRY(NextModseq(mbox, fid));

@@ -205,7 +205,9 @@ class Database {
   class OpGuard;
 
   Result<uint64_t> MailboxId(const std::string& mailbox);
-  Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& folder);
+  Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& mailbox, const std::string& folder);
+  /// The folder records of a mailbox (no counters, no message counts).
+  std::vector<FolderInfo> FolderRecords(uint64_t mailbox_id);
   /// A new MODSEQ for the folder (allocated in memory; made durable by the
   /// caller's batch through the 'C'..'m' max-merge counter).
   Result<uint64_t> NextModseq(uint64_t mailbox_id, uint32_t folder_id);

@@ -1,9 +1,6 @@
 #include "store/db/header.h"
 
-#include <fcntl.h>
 #include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "common/fs.h"
 
@@ -28,8 +25,8 @@ std::optional<BackupRecord> BackupFromJson(const json& j) {
 
 }  // namespace
 
-std::string DatabaseHeader::ToJson(int indent) const {
-  json j = {
+json DatabaseHeader::ToJson() const {
+  return {
       {"format", format},
       {"name", name},
       {"identity", identity},
@@ -47,7 +44,6 @@ std::string DatabaseHeader::ToJson(int indent) const {
       {"last_incremental_backup", BackupToJson(last_incremental)},
       {"checksums", checksums},
   };
-  return j.dump(indent);
 }
 
 Result<DatabaseHeader> DatabaseHeader::Load(const std::string& dir) {
@@ -89,17 +85,7 @@ Result<DatabaseHeader> DatabaseHeader::Load(const std::string& dir) {
 }
 
 Status DatabaseHeader::Save(const std::string& dir) const {
-  std::string path = dir + "/header.json";
-  std::string tmp = path + ".tmp";
-  std::string text = ToJson() + "\n";
-  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoError("cannot write the database header", tmp, errno);
-  MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), -1, tmp));
-  if (fsync(fd.get()) != 0) return ErrnoError("cannot sync the database header", tmp, errno);
-  fd = Fd();
-  if (rename(tmp.c_str(), path.c_str()) != 0)
-    return ErrnoError("cannot replace the database header", path, errno);
-  return SyncDir(dir);
+  return WriteFileAtomic(dir + "/header.json", ToJson().dump(2) + "\n");
 }
 
 }  // namespace mx::store

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 
 namespace mx::store {
@@ -39,7 +41,7 @@ struct DatabaseHeader {
   static Result<DatabaseHeader> Load(const std::string& dir);
   /// Writes `dir`/header.json durably.
   Status Save(const std::string& dir) const;
-  std::string ToJson(int indent = 2) const;
+  nlohmann::json ToJson() const;
 };
 
 }  // namespace mx::store

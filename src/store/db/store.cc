@@ -9,12 +9,13 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
 
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/secure.h"
 #include "common/log.h"
 #include "store/db/password.h"
 
@@ -60,10 +61,6 @@ std::string Store::NormalizeAddress(std::string_view address) {
   std::string s(address);
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string Store::DbDir(const std::string& name) const {
-  return options_.data_dir + "/databases/" + name;
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -118,16 +115,7 @@ Status Store::SaveCatalog() {
   for (const auto& [k, v] : database_mount_) j["databases"][k] = {{"mount", v}};
   for (const auto& [k, v] : mailboxes_) j["mailboxes"][k] = v;
   for (const auto& [k, v] : users_) j["users"][k] = v;
-  std::string path = options_.data_dir + "/catalog.json";
-  std::string tmp = path + ".tmp";
-  std::string text = j.dump(2) + "\n";
-  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoError("cannot write the store catalog", tmp, errno);
-  MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), -1, tmp));
-  if (fsync(fd.get()) != 0) return ErrnoError("cannot sync the store catalog", tmp, errno);
-  fd = Fd();
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot replace the store catalog", path, errno);
-  return SyncDir(options_.data_dir);
+  return WriteFileAtomic(options_.data_dir + "/catalog.json", j.dump(2) + "\n");
 }
 
 std::shared_ptr<Database> Store::Get(const std::string& name) {
@@ -136,41 +124,17 @@ std::shared_ptr<Database> Store::Get(const std::string& name) {
   return it == open_.end() ? nullptr : it->second;
 }
 
-Status Store::CreateDatabase(const std::string& name, bool circular) {
-  if (!ValidDatabaseName(name))
-    return Error(Code::kUsage, "invalid database name", name, "use 1-64 letters, digits, '-' or '_'");
-  std::lock_guard<std::mutex> life(lifecycle_mu_);
-  {
-    std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    if (database_mount_.count(name))
-      return Error(Code::kDatabaseExists, "cannot create database", name, "it exists");
-  }
-  MX_CHECK(Database::Create(DbDir(name), name, circular));
-  auto db = MX_TRY(Database::Mount(DbDir(name), options_.database));
-  std::unique_lock<std::shared_mutex> l(catalog_mu_);
-  database_mount_[name] = true;
-  open_[name] = std::shared_ptr<Database>(std::move(db));
-  return SaveCatalog();
-}
-
-Status Store::Mount(const std::string& name) {
-  std::lock_guard<std::mutex> life(lifecycle_mu_);
+Status Store::MountLocked(const std::string& name) {
   std::shared_ptr<Database> stuck;
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    if (!database_mount_.count(name))
-      return Error(Code::kDatabaseNotFound, "cannot mount database", name, "the store has no such database");
     auto it = open_.find(name);
     if (it != open_.end()) {
       if (it->second->mounted()) return Ok();
       stuck = it->second;  // a dismount that timed out: finish it first
     }
   }
-  if (stuck) {
-    MX_CHECK(stuck->Dismount(options_.dismount_bound));
-    std::unique_lock<std::shared_mutex> l(catalog_mu_);
-    open_.erase(name);
-  }
+  if (stuck) MX_CHECK(stuck->Dismount(options_.dismount_bound));
   auto db = MX_TRY(Database::Mount(DbDir(name), options_.database));
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
   open_[name] = std::shared_ptr<Database>(std::move(db));
@@ -178,17 +142,9 @@ Status Store::Mount(const std::string& name) {
   return SaveCatalog();
 }
 
-Status Store::Dismount(const std::string& name) {
-  std::lock_guard<std::mutex> life(lifecycle_mu_);
-  std::shared_ptr<Database> db;
-  {
-    std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    if (!database_mount_.count(name))
-      return Error(Code::kDatabaseNotFound, "cannot dismount database", name, "the store has no such database");
-    auto it = open_.find(name);
-    if (it == open_.end()) return Ok();
-    db = it->second;
-  }
+Status Store::DismountLocked(const std::string& name) {
+  std::shared_ptr<Database> db = Get(name);
+  if (!db) return Ok();
   // The database refuses new work at once; work in flight finishes (bounded).
   MX_CHECK(db->Dismount(options_.dismount_bound));
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
@@ -197,18 +153,46 @@ Status Store::Dismount(const std::string& name) {
   return SaveCatalog();
 }
 
-Status Store::SetCircularLogging(const std::string& name, bool on) {
-  bool was_mounted = Get(name) != nullptr;
-  if (was_mounted) MX_CHECK(Dismount(name));
+Status Store::CheckKnown(const std::string& name, const std::string& what) {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  if (!database_mount_.count(name))
+    return Error(Code::kDatabaseNotFound, what, name, "the store has no such database");
+  return Ok();
+}
+
+Status Store::CreateDatabase(const std::string& name, bool circular) {
+  if (!ValidDatabaseName(name))
+    return Error(Code::kUsage, "invalid database name", name, "use 1-64 letters, digits, '-' or '_'");
   std::lock_guard<std::mutex> life(lifecycle_mu_);
+  if (CheckKnown(name, "").ok())
+    return Error(Code::kDatabaseExists, "cannot create database", name, "it exists");
+  MX_CHECK(Database::Create(DbDir(name), name, circular));
+  return MountLocked(name);
+}
+
+Status Store::Mount(const std::string& name) {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  MX_CHECK(CheckKnown(name, "cannot mount database"));
+  return MountLocked(name);
+}
+
+Status Store::Dismount(const std::string& name) {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  MX_CHECK(CheckKnown(name, "cannot dismount database"));
+  return DismountLocked(name);
+}
+
+Status Store::SetCircularLogging(const std::string& name, bool on) {
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  MX_CHECK(CheckKnown(name, "cannot change circular logging"));
+  bool was_mounted = Get(name) != nullptr;
+  MX_CHECK(DismountLocked(name));
   std::string dir = DbDir(name);
   DatabaseHeader h = MX_TRY(DatabaseHeader::Load(dir));
   if (h.circular_logging != on) {
     h.circular_logging = on;
-    Bytes chain(8);
-    RAND_bytes(chain.data(), static_cast<int>(chain.size()));
-    h.log_chain = ToHex(chain);
-    h.chain_first_log = h.newest_log + 1;  // the next mount opens a new log
+    h.log_chain = RandomHex(8);
+    h.chain_first_log = 0;  // the next mount records the log it opens
     if (on) {
       // Archived logs belong to a chain no backup can continue: drop them.
       std::error_code ec;
@@ -217,14 +201,7 @@ Status Store::SetCircularLogging(const std::string& name, bool on) {
     }
     MX_CHECK(h.Save(dir));
   }
-  if (was_mounted) {
-    auto db = MX_TRY(Database::Mount(dir, options_.database));
-    std::unique_lock<std::shared_mutex> l(catalog_mu_);
-    open_[name] = std::shared_ptr<Database>(std::move(db));
-    database_mount_[name] = true;
-    MX_CHECK(SaveCatalog());
-  }
-  return Ok();
+  return was_mounted ? MountLocked(name) : Ok();
 }
 
 std::vector<DatabaseStatus> Store::ListDatabases() {
@@ -365,12 +342,11 @@ Status Store::MoveMailbox(const std::string& mailbox_in, const std::string& data
   auto created = dst->CreateMailbox(mailbox);
   if (!created.ok()) return std::move(created).error();
   auto folders = MX_TRY(src->ListFolders(mailbox));
+  std::set<std::string> have;  // the new mailbox's folders (the special-use ones)
+  auto dst_folders = MX_TRY(dst->ListFolders(mailbox));
+  for (const auto& e : dst_folders) have.insert(e.name);
   for (const auto& f : folders) {
-    auto existing = dst->ListFolders(mailbox);
-    bool have = false;
-    if (existing.ok())
-      for (const auto& e : *existing) have |= e.name == f.name;
-    if (!have) (void)MX_TRY(dst->CreateFolder(mailbox, f.name, f.special_use));
+    if (!have.count(f.name)) (void)MX_TRY(dst->CreateFolder(mailbox, f.name, f.special_use));
     auto msgs = MX_TRY(src->ListMessages(mailbox, f.name));
     for (const auto& m : msgs) {
       std::string body = MX_TRY(src->ReadBody(m.body));
@@ -468,8 +444,9 @@ Status Store::AddUser(const std::string& user_in, const std::string& password) {
   std::string user = NormalizeAddress(user_in);
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    if (users_.count(user)) return Error(Code::kMailboxExists, "cannot add user", user, "the user exists",
-                                         "change the password with `mxstore user passwd`");
+    if (users_.count(user))
+      return Error(Code::kMailboxExists, "cannot add user", user, "the user exists",
+                   "change the password with `mxstore user passwd`");
   }
   std::string hash = MX_TRY(HashPassword(password));
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
@@ -481,7 +458,9 @@ Status Store::SetPassword(const std::string& user_in, const std::string& passwor
   std::string user = NormalizeAddress(user_in);
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
-    if (!users_.count(user)) return Error(Code::kNotFound, "cannot change password", user, "no such user");
+    if (!users_.count(user))
+      return Error(Code::kNotFound, "cannot change password", user, "no such user",
+                   "`mxstore user list` shows the users; add one with `mxstore user add`");
   }
   std::string hash = MX_TRY(HashPassword(password));
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
@@ -492,7 +471,8 @@ Status Store::SetPassword(const std::string& user_in, const std::string& passwor
 Status Store::RemoveUser(const std::string& user_in) {
   std::string user = NormalizeAddress(user_in);
   std::unique_lock<std::shared_mutex> l(catalog_mu_);
-  if (!users_.erase(user)) return Error(Code::kNotFound, "cannot remove user", user, "no such user");
+  if (!users_.erase(user))
+    return Error(Code::kNotFound, "cannot remove user", user, "no such user", "`mxstore user list` shows the users");
   return SaveCatalog();
 }
 

@@ -96,11 +96,21 @@ class Store {
   bool Authenticate(const std::string& user, const std::string& password);
 
   static std::string NormalizeAddress(std::string_view address);
+  /// The directory of database `name` in a store whose data directory is
+  /// `data_dir` (for tools that read a dismounted database without a Store).
+  static std::string DatabaseDirIn(const std::string& data_dir, const std::string& name) {
+    return data_dir + "/databases/" + name;
+  }
 
  private:
   explicit Store(StoreOptions options) : options_(std::move(options)) {}
   Status SaveCatalog();  // requires catalog_mu_ held
-  std::string DbDir(const std::string& name) const;
+  // Mount / dismount with lifecycle_mu_ held by the caller.
+  Status MountLocked(const std::string& name);
+  Status DismountLocked(const std::string& name);
+  /// DATABASE_NOT_FOUND (with `what`) unless the catalog has `name`.
+  Status CheckKnown(const std::string& name, const std::string& what);
+  std::string DbDir(const std::string& name) const { return DatabaseDirIn(options_.data_dir, name); }
   /// The mounted database holding `mailbox` (normalised); errors name `what`.
   Result<std::pair<std::string, std::shared_ptr<Database>>> MailboxDatabase(const std::string& mailbox,
                                                                             const std::string& what);

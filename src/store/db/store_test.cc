@@ -194,6 +194,8 @@ TEST_F(StoreTest, CircularLoggingDeletesObsoleteLogsAndStartsANewChain) {
   ASSERT_TRUE(h.ok());
   EXPECT_TRUE(h->circular_logging);
   EXPECT_NE(h->log_chain, before->log_chain);
+  EXPECT_GT(h->chain_first_log, before->chain_first_log);  // the log the remount opened
+  EXPECT_EQ(h->chain_first_log, h->newest_log);
   EXPECT_EQ(h->state, "mounted");
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(store_->Deliver({"alice@example.test"}, Message(i, 3000), 1, 0)[0].uid.ok());
   ASSERT_TRUE(store_->Get("db01")->Flush().ok());

@@ -178,8 +178,8 @@ WalFileInfo ParseWal(const uint8_t* bytes, size_t size) {
   return info;
 }
 
-Result<std::vector<WalFileInfo>> ListWalFiles(const std::string& db_dir) {
-  std::vector<WalFileInfo> out;
+Result<std::vector<WalPath>> ListWalPaths(const std::string& db_dir) {
+  std::vector<WalPath> out;
   for (bool archived : {false, true}) {
     std::string dir = archived ? db_dir + "/archive" : db_dir;
     DIR* d = opendir(dir.c_str());
@@ -187,25 +187,30 @@ Result<std::vector<WalFileInfo>> ListWalFiles(const std::string& db_dir) {
       if (errno == ENOENT && archived) continue;
       return ErrnoError("cannot list the transaction logs", dir, errno);
     }
-    std::vector<std::string> names;
-    while (dirent* e = readdir(d)) names.emplace_back(e->d_name);
-    closedir(d);
-    for (const auto& name : names) {
+    while (dirent* e = readdir(d)) {
       uint64_t number;
-      if (!ParseLogNumber(name, &number)) continue;
-      auto info = ReadWalFile(dir + "/" + name);
-      if (!info.ok()) {
-        // A log removed between listing and reading (archived or truncated
-        // meanwhile) is not an error; anything else is.
-        if (access((dir + "/" + name).c_str(), F_OK) != 0) continue;
-        return std::move(info).error();
-      }
-      info->archived = archived;
-      out.push_back(std::move(*info));
+      if (ParseLogNumber(e->d_name, &number)) out.push_back({number, dir + "/" + e->d_name, archived});
     }
+    closedir(d);
   }
-  std::sort(out.begin(), out.end(),
-            [](const WalFileInfo& a, const WalFileInfo& b) { return a.number < b.number; });
+  std::sort(out.begin(), out.end(), [](const WalPath& a, const WalPath& b) { return a.number < b.number; });
+  return out;
+}
+
+Result<std::vector<WalFileInfo>> ListWalFiles(const std::string& db_dir) {
+  std::vector<WalFileInfo> out;
+  auto paths = MX_TRY(ListWalPaths(db_dir));
+  for (const WalPath& w : paths) {
+    auto info = ReadWalFile(w.path);
+    if (!info.ok()) {
+      // A log removed between listing and reading (archived or truncated
+      // meanwhile) is not an error; anything else is.
+      if (access(w.path.c_str(), F_OK) != 0) continue;
+      return std::move(info).error();
+    }
+    info->archived = w.archived;
+    out.push_back(std::move(*info));
+  }
   return out;
 }
 

@@ -38,8 +38,17 @@ Result<WalFileInfo> ReadWalFile(const std::string& path);
 /// The same on bytes already in memory (what the fuzz target drives).
 WalFileInfo ParseWal(const uint8_t* data, size_t size);
 
-/// Lists the database's logs (live `*.log` in `db_dir` and `archive/*.log`),
-/// parsed and ordered by number.
+/// Where one log file is, without reading it.
+struct WalPath {
+  uint64_t number = 0;
+  std::string path;
+  bool archived = false;
+};
+/// The database's logs (live `*.log` in `db_dir` and `archive/*.log`),
+/// ordered by number; nothing is read. IO_ERROR when `db_dir` is unreadable.
+Result<std::vector<WalPath>> ListWalPaths(const std::string& db_dir);
+
+/// Lists the database's logs (as ListWalPaths), each parsed.
 Result<std::vector<WalFileInfo>> ListWalFiles(const std::string& db_dir);
 
 /// The first gap in the chain of `logs` (ordered by number; empty files are

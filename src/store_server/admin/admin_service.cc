@@ -22,7 +22,14 @@ Error ErrorFromJson(const json& j) {
   return Error(code, j.value("what", ""), j.value("object", ""), j.value("cause", ""), j.value("hint", ""));
 }
 
-json HeaderToJson(const store::DatabaseHeader& h) { return json::parse(h.ToJson(-1)); }
+json LogsToJson(const std::vector<store::WalFileInfo>& logs) {
+  json out = json::array();
+  for (const auto& l : logs)
+    out.push_back({{"number", l.number}, {"archived", l.archived}, {"size", l.size},
+                   {"batches", l.batches}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq},
+                   {"damage", l.damage}, {"torn_tail", l.torn_tail}, {"path", l.path}});
+  return {{"logs", out}, {"gap", store::FindChainGap(logs)}};
+}
 
 namespace {
 
@@ -40,7 +47,7 @@ json AdminService::Execute(const json& req) {
       json out = json::array();
       for (const auto& d : store_->ListDatabases())
         out.push_back({{"name", d.name}, {"mounted", d.mounted}, {"mailboxes", d.mailboxes},
-                       {"header", HeaderToJson(d.header)}});
+                       {"header", d.header.ToJson()}});
       return Ok(out);
     }
     if (cmd == "db.create") return Done(store_->CreateDatabase(str("name"), req.value("circular_logging", false)));
@@ -49,7 +56,7 @@ json AdminService::Execute(const json& req) {
     if (cmd == "db.set") return Done(store_->SetCircularLogging(str("name"), req.at("circular_logging").get<bool>()));
     if (cmd == "db.header") {
       auto h = store_->Header(str("name"));
-      return h.ok() ? Ok(HeaderToJson(*h)) : Fail(h.error());
+      return h.ok() ? Ok(h->ToJson()) : Fail(h.error());
     }
     if (cmd == "db.check") {
       auto r = store_->Check(str("name"));
@@ -60,12 +67,7 @@ json AdminService::Execute(const json& req) {
       if (!dir.ok()) return Fail(dir.error());
       auto logs = store::ListWalFiles(*dir + "/rocksdb");
       if (!logs.ok()) return Fail(logs.error());
-      json out = json::array();
-      for (const auto& l : *logs)
-        out.push_back({{"number", l.number}, {"archived", l.archived}, {"size", l.size},
-                       {"batches", l.batches}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq},
-                       {"damage", l.damage}, {"torn_tail", l.torn_tail}, {"path", l.path}});
-      return Ok({{"logs", out}, {"gap", store::FindChainGap(*logs)}});
+      return Ok(LogsToJson(*logs));
     }
     if (cmd == "mailbox.create") return Done(store_->CreateMailbox(str("name"), str("database")));
     if (cmd == "mailbox.delete") return Done(store_->DeleteMailbox(str("name")));

@@ -10,6 +10,7 @@
 
 #include "net/server.h"
 #include "store/db/store.h"
+#include "store/log/wal.h"
 
 namespace mx::admin {
 
@@ -28,7 +29,8 @@ class AdminService {
 /// The JSON form of an error (also used by the CLI to rebuild it).
 nlohmann::json ErrorToJson(const Error& e);
 Error ErrorFromJson(const nlohmann::json& j);
-/// The JSON form of a database header.
-nlohmann::json HeaderToJson(const store::DatabaseHeader& h);
+/// The JSON form of `db logs` (every log and the chain's first gap); the
+/// daemon and the CLI's offline path print the same shape.
+nlohmann::json LogsToJson(const std::vector<store::WalFileInfo>& logs);
 
 }  // namespace mx::admin
