@@ -847,12 +847,13 @@ void CheckLogs(const std::string& rdir, std::vector<std::string>* damage) {
 Result<std::vector<std::string>> Database::Check() {
   MX_OP();
   std::vector<std::string> damage;
-  CheckLogs(dir_ + "/rocksdb", &damage);
-  // Pin the live files while they are read: a compaction finishing meanwhile
-  // must not delete a file between listing and reading it. The counter nests
-  // with a backup's own pin (EnableFileDeletions(false) only decrements).
+  // Pin the files while they are read: a compaction or a log archiving
+  // finishing meanwhile must not delete or move a file between listing and
+  // reading it. The counter nests with a backup's own pin
+  // (EnableFileDeletions(false) only decrements).
   rocksdb::Status pin = db_->DisableFileDeletions();
   if (!pin.ok()) return Engine("cannot pin the database's files for the check", dir_, pin);
+  CheckLogs(dir_ + "/rocksdb", &damage);
   CheckFileChecksums(db_.get(), dir_ + "/rocksdb", &damage);
   (void)db_->EnableFileDeletions(false /* force */);
   return damage;

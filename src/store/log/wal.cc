@@ -200,11 +200,17 @@ Result<std::vector<WalPath>> ListWalPaths(const std::string& db_dir) {
 Result<std::vector<WalFileInfo>> ListWalFiles(const std::string& db_dir) {
   std::vector<WalFileInfo> out;
   auto paths = MX_TRY(ListWalPaths(db_dir));
-  for (const WalPath& w : paths) {
+  for (WalPath w : paths) {
     auto info = ReadWalFile(w.path);
+    if (!info.ok() && !w.archived && access(w.path.c_str(), F_OK) != 0) {
+      // Archived by RocksDB between listing and reading: read it there.
+      w.path = db_dir + "/archive" + w.path.substr(w.path.rfind('/'));
+      w.archived = true;
+      info = ReadWalFile(w.path);
+    }
     if (!info.ok()) {
-      // A log removed between listing and reading (archived or truncated
-      // meanwhile) is not an error; anything else is.
+      // Gone altogether (truncated by a backup, or deleted with circular
+      // logging) is not an error; anything else is.
       if (access(w.path.c_str(), F_OK) != 0) continue;
       return std::move(info).error();
     }
