@@ -72,6 +72,14 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   }
   MX_CHECK(str("backup.token_file", &c.backup_token_file));
   if (!c.backup_token_file.empty()) c.backup_token_file = resolve(c.backup_token_file);
+  MX_CHECK(str("backup.tls_cert_file", &c.backup_tls_cert));
+  MX_CHECK(str("backup.tls_key_file", &c.backup_tls_key));
+  MX_CHECK(str("backup.tls_client_ca_file", &c.backup_tls_client_ca));
+  for (auto* p : {&c.backup_tls_cert, &c.backup_tls_key, &c.backup_tls_client_ca})
+    if (!p->empty()) *p = resolve(*p);
+  MX_CHECK(num("backup.freeze_deadline_ms", &c.backup_freeze_deadline_ms));
+  MX_CHECK(num("backup.keepalive_seconds", &c.backup_keepalive_seconds));
+  if (c.backup_keepalive_seconds < 1) c.backup_keepalive_seconds = 1;
   MX_CHECK(num("limits.max_message_size", &c.max_message_size));
   MX_CHECK(num("limits.max_recipients", &c.max_recipients));
   MX_CHECK(num("limits.max_connections", &c.max_connections));
@@ -97,6 +105,16 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
     c.lmtp_unix_mode = static_cast<int>(m);
   }
   MX_CHECK(str("lmtp.unix_socket_group", &c.lmtp_unix_group));
+  mode.clear();
+  MX_CHECK(str("backup.unix_socket_mode", &mode));
+  if (!mode.empty()) {
+    char* end = nullptr;
+    long m = std::strtol(mode.c_str(), &end, 8);
+    if (end == mode.c_str() || *end != '\0' || m < 0 || m > 0777)
+      return Error(Code::kConfig, "invalid value", path + ": backup.unix_socket_mode", "'" + mode + "'",
+                   "give an octal mode as a string, e.g. \"0600\"");
+    c.backup_unix_mode = static_cast<int>(m);
+  }
   return c;
 }
 

@@ -21,6 +21,10 @@ struct StoreConfig {
   std::string admin_socket;
   std::vector<std::string> lmtp, imap, backup;
   std::string backup_token_file;
+  std::string backup_tls_cert, backup_tls_key, backup_tls_client_ca;
+  int backup_freeze_deadline_ms = 10000;
+  int backup_keepalive_seconds = 10;
+  int backup_unix_mode = 0600;
   uint64_t max_message_size = 64ull << 20;
   uint64_t max_recipients = 1000;
   uint64_t max_connections = 256;

@@ -1,5 +1,6 @@
 // mxstore db list|create|mount|dismount|status|set|check|header|logs
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "app.h"
@@ -7,6 +8,8 @@
 #include "store/db/database.h"
 #include "store/db/store.h"
 #include "store/log/wal.h"
+#include "common/clock.h"
+#include "common/fs.h"
 #include "store_server/admin/admin_service.h"
 
 namespace mx::storecli {
@@ -164,6 +167,82 @@ void RegisterDb(CLI::App& app, Globals& g) {
       std::string gap = r.value("gap", "");
       if (!gap.empty())
         return Error(Code::kLogChainBroken, "the log chain has a gap", name, gap);
+      return Ok();
+    });
+  });
+
+  auto* recover = db->add_subcommand("recover", "replay a restored database's logs and leave it clean (no daemon needed)");
+  static std::string rdir, until, roll_from, rname;
+  recover->add_option("DIR", rdir, "directory `mxvault restore` wrote (with restore-manifest.json)")->required();
+  recover->add_option("--until", until, "stop at this sequence number, or before the first commit after this RFC 3339 time");
+  recover->add_option("--roll-forward-from", roll_from,
+                      "the live database's directory (DATA/databases/NAME): replay its surviving logs too, so nothing "
+                      "committed after the backup is lost");
+  recover->add_option("--name", rname, "database name for the header (default: the backed-up database's)");
+  recover->callback([&g] {
+    g.exit_code = 0;
+    Status s = [&]() -> Status {
+      std::string dir = std::filesystem::absolute(rdir).lexically_normal().string();
+      Bytes raw = MX_TRY(ReadFile(dir + "/restore-manifest.json"));
+      json m;
+      try {
+        m = json::parse(raw.begin(), raw.end());
+      } catch (const std::exception& e) {
+        return Error(Code::kBadFormat, "cannot parse the restore manifest", dir + "/restore-manifest.json", e.what(),
+                     "restore the snapshot again with `mxvault restore`");
+      }
+      store::RecoverOptions o;
+      o.identity = m.value("database_identity", "");
+      o.expect_seq = m.value("sequence", 0ull);
+      o.name = rname.empty() ? m.value("database", "") : rname;
+      o.roll_forward_from = roll_from;
+      o.roll_forward_from_log = m.value("newest_log", 0ull);
+      if (!until.empty()) {
+        if (until.find_first_not_of("0123456789") == std::string::npos) {
+          o.until_seq = std::stoull(until);
+        } else {
+          auto t = ParseRfc3339(until);
+          if (!t)
+            return Error(Code::kUsage, "cannot read --until", until, "neither a sequence number nor an RFC 3339 time",
+                         "e.g. --until 12345 or --until 2026-11-23T10:00:00Z");
+          o.until_time_us = t->sec * 1000000 + t->nsec / 1000;
+        }
+        o.expect_seq = 0;
+      }
+      auto r = MX_TRY(store::Database::Recover(dir, o));
+      if (g.json) {
+        std::cout << json({{"sequence", r.sequence}, {"batches", r.batches}, {"logs", r.logs},
+                           {"logs_rolled_forward", r.logs_rolled_forward}, {"stopped_early", r.stopped_early},
+                           {"last_commit_us", r.last_commit_us}})
+                         .dump(2)
+                  << "\n";
+      } else {
+        std::cout << "recovered " << dir << ": replayed " << r.batches << " commits from " << r.logs << " log(s)";
+        if (r.logs_rolled_forward) std::cout << " (" << r.logs_rolled_forward << " rolled forward from the live store)";
+        std::cout << "; now at sequence " << r.sequence << (r.stopped_early ? " (stopped at --until)" : "")
+                  << "; clean and dismounted\n";
+        std::cout << "next: mxstore db attach " << dir << " --as NAME\n";
+      }
+      return Ok();
+    }();
+    if (!s.ok()) g.exit_code = Fail(s.error());
+  });
+
+  auto* attach = db->add_subcommand("attach", "move a recovered database into the store under a new name and mount it");
+  static std::string adir, as;
+  attach->add_option("DIR", adir, "a recovered database directory on the store's file system")->required();
+  attach->add_option("--as", as, "its name in the store")->required();
+  attach->callback([&g] {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
+      std::string dir = std::filesystem::absolute(adir).lexically_normal().string();
+      (void)MX_TRY(CallOrOffline(cfg, {{"cmd", "db.attach"}, {"dir", dir}, {"name", as}}, [&]() -> Result<json> {
+        auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
+        Status s = store->AttachDatabase(dir, as);
+        store->Shutdown();
+        if (!s.ok()) return s.error();
+        return json();
+      }));
+      std::cout << "attached " << dir << " as database " << as << " (mounted; its mailboxes are not routed for delivery)\n";
       return Ok();
     });
   });

@@ -63,18 +63,19 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
   auto* exp = mb->add_subcommand("export", "write a mailbox as a Maildir (bytes as delivered, date as mtime)");
   exp->add_option("MAILBOX", name)->required();
   exp->add_option("--target", target, "new or empty directory")->required();
-  exp->add_option("--database", database, "ignored unless it disagrees with the catalog");
+  static std::string export_db;
+  exp->add_option("--database", export_db, "export from this database (e.g. a recovery database) instead of the mailbox's own");
   exp->callback([&g] {
     RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       std::string abs = std::filesystem::absolute(target).lexically_normal().string();
-      auto call = AdminCall(cfg, {{"cmd", "mailbox.export"}, {"name", name}, {"target", abs}});
+      auto call = AdminCall(cfg, {{"cmd", "mailbox.export"}, {"name", name}, {"target", abs}, {"database", export_db}});
       json r;
       if (call.ok()) {
         r = *call;
       } else if (call.error().code() == Code::kDaemonUnreachable) {
         // No daemon: open the store here (its databases are not in use).
         auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
-        auto n = store->ExportMailbox(name, abs);
+        auto n = store->ExportMailbox(name, abs, export_db);
         store->Shutdown();
         if (!n.ok()) return std::move(n).error();
         r = {{"messages", *n}};

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "net/server.h"
 #include "store_server/admin/admin_service.h"
+#include "store_server/backup_service/backup_service.h"
 #include "store_server/lmtp/lmtp_service.h"
 
 namespace mx::storecli {
@@ -72,6 +73,33 @@ Status Serve(const std::string& config_path) {
     if (!srv.ok()) return srv.error().Wrap("cannot start the admin socket", cfg.admin_socket);
     servers.push_back(std::move(*srv));
   }
+  std::unique_ptr<backupsvc::BackupService> backup_service;
+  std::unique_ptr<backupsvc::BackupServer> backup_server;
+  if (!cfg.backup.empty()) {
+    if (cfg.backup_token_file.empty())
+      return Error(Code::kConfig, "the backup service needs tokens", cfg.path + ": backup.token_file",
+                   "backup.listen is set but backup.token_file is not",
+                   "write a token (`openssl rand -hex 32 > backup.token; chmod 600 backup.token`) and set backup.token_file");
+    backupsvc::ServiceOptions so;
+    so.tokens = MX_TRY(backupsvc::ReadTokenFile(cfg.backup_token_file));
+    so.freeze_deadline = std::chrono::milliseconds(cfg.backup_freeze_deadline_ms);
+    backup_service = std::make_unique<backupsvc::BackupService>(store.get(), so);
+    backupsvc::ListenerOptions lo;
+    lo.addresses = cfg.backup;
+    for (auto& a : lo.addresses)
+      if (a.rfind("tcp:", 0) == 0) a = a.substr(4);
+    lo.tls_cert_file = cfg.backup_tls_cert;
+    lo.tls_key_file = cfg.backup_tls_key;
+    lo.tls_client_ca_file = cfg.backup_tls_client_ca;
+    lo.unix_socket_mode = cfg.backup_unix_mode;
+    lo.keepalive_seconds = cfg.backup_keepalive_seconds;
+    std::vector<std::string> bound_backup;
+    auto srv = backupsvc::BackupServer::Start(backup_service.get(), lo, &bound_backup);
+    if (!srv.ok()) return srv.error();
+    backup_server = std::move(*srv);
+    bound["backup"] = bound_backup;
+    for (const auto& b : bound_backup) log::Info("backup: listening on " + b);
+  }
   {
     std::string path = cfg.dir + "/listeners.json";
     std::ofstream f(path + ".tmp");
@@ -84,6 +112,7 @@ Status Serve(const std::string& config_path) {
   sigwait(&set, &sig);
   log::Info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   for (auto& s : servers) s->Stop();
+  if (backup_server) backup_server->Stop();  // open sessions end (aborted) before the databases close
   store->Shutdown();
   unlink((cfg.dir + "/listeners.json").c_str());
   log::Info("stopped; every database dismounted");

@@ -72,5 +72,18 @@ void RegisterCat(CLI::App& app, Globals& g, Command* run);
 void RegisterKey(CLI::App& app, Globals& g, Command* run);
 void RegisterUnlock(CLI::App& app, Globals& g, Command* run);
 void RegisterHelp(CLI::App& app, Globals& g, Command* run);
+void RegisterWriters(CLI::App& app, Globals& g, Command* run);
+void RegisterPrecheck(CLI::App& app, Globals& g, Command* run);
+
+/// Options of the commands that talk to an mxstore backup service.
+struct StoreClientArgs {
+  std::string token_file, ca_file, cert_file, key_file;
+  bool no_tls = false;
+  int keepalive = 10;
+};
+void AddStoreClientOptions(CLI::App* cmd, StoreClientArgs& a);
+/// `backup store://HOST/DB` (cmd_store.cc).
+Status RunStoreBackup(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type,
+                      const std::string& method, const std::vector<std::string>& tags, const std::string& host);
 
 }  // namespace mx::app

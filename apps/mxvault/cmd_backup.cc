@@ -15,10 +15,18 @@ struct BackupArgs {
   std::vector<std::string> paths, excludes, tags;
   std::string host, parent, compression = "auto";
   bool force = false;
+  std::string type = "full", method = "snapshot";
+  StoreClientArgs store;
 };
 }  // namespace
 
 static Status RunBackup(Globals& g, BackupArgs& a) {
+  bool store_source = a.paths.size() == 1 && (a.paths[0].rfind("store://", 0) == 0 || a.paths[0].rfind("unix://", 0) == 0);
+  if (store_source) return RunStoreBackup(g, a.paths[0], a.store, a.type, a.method, a.tags, a.host);
+  for (const auto& p : a.paths)
+    if (p.rfind("store://", 0) == 0 || p.rfind("unix://", 0) == 0)
+      return Error(Code::kUsage, "a store address must be the only source", p, "one backup backs up one database",
+                   "run one `mxvault backup` per database");
   auto repo = MX_TRY(OpenRepository(g, /*load_index=*/true));
   auto lock = MX_TRY(Lock(g, *repo, /*exclusive=*/false));
   if (a.compression == "off") repo->set_compression(repo::Compression::kOff);
@@ -113,7 +121,12 @@ static Status RunBackup(Globals& g, BackupArgs& a) {
 void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   auto* cmd = app.add_subcommand("backup", "back up files and directories");
   static BackupArgs a;
-  cmd->add_option("paths", a.paths, "files and directories to back up")->required();
+  cmd->add_option("paths", a.paths, "files and directories to back up, or one store://HOST[:PORT]/DB or unix:///path/to/backup.sock/DB")->required();
+  cmd->add_option("--type", a.type, "store backups: full, incremental, differential or copy")
+      ->check(CLI::IsMember({"full", "incremental", "differential", "copy"}));
+  cmd->add_option("--method", a.method, "store backups: snapshot (brief freeze, checkpoint) or streaming (no freeze)")
+      ->check(CLI::IsMember({"snapshot", "streaming"}));
+  AddStoreClientOptions(cmd, a.store);
   cmd->add_option("-e,--exclude", a.excludes, "exclude names (no '/') or paths (with '/') matching this glob");
   cmd->add_option("--tag", a.tags, "add a tag to the snapshot (repeatable)");
   cmd->add_option("--host,-H", a.host, "host name to record (default: this host)");

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   mx::app::RegisterKey(app, g, &run);
   mx::app::RegisterUnlock(app, g, &run);
   mx::app::RegisterHelp(app, g, &run);
+  mx::app::RegisterWriters(app, g, &run);
+  mx::app::RegisterPrecheck(app, g, &run);
 
   try {
     app.parse(argc, argv);

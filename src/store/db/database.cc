@@ -23,6 +23,7 @@
 #include "rocksdb/metadata.h"
 #include "rocksdb/options.h"
 #include "rocksdb/sst_file_reader.h"
+#include "rocksdb/wal_filter.h"
 #include "rocksdb/write_batch.h"
 #include "store/log/wal.h"
 #include "store/mime/message_info.h"
@@ -147,6 +148,11 @@ rocksdb::Options EngineOptions(const DatabaseOptions& o, bool circular) {
 
 }  // namespace
 
+int64_t NowMicros() {
+  Timestamp t = Now();
+  return t.sec * 1000000 + t.nsec / 1000;
+}
+
 std::string BodyIdHex(const BodyId& id) { return ToHex(id.data(), id.size()); }
 
 class Database::OpGuard {
@@ -172,6 +178,167 @@ Database::~Database() {
   if (db_) {
     (void)Dismount(std::chrono::milliseconds(10000));
   }
+}
+
+namespace {
+
+/// Replay filter for recovery: every batch must follow on from the one
+/// before (RocksDB itself never notices a missing log: ROCKSDB-NOTES), must
+/// carry this database's stamp when it carries one, and replay stops at the
+/// requested point.
+class ChainFilter : public rocksdb::WalFilter {
+ public:
+  ChainFilter(const RecoverOptions& o) : o_(o) {}
+  WalProcessingOption LogRecordFound(unsigned long long log_number, const std::string& file, const rocksdb::WriteBatch& batch,
+                                     rocksdb::WriteBatch*, bool*) override {
+    const std::string& rep = batch.Data();
+    if (rep.size() < 12) return WalProcessingOption::kCorruptedRecord;
+    const auto* p = reinterpret_cast<const uint8_t*>(rep.data());
+    uint64_t seq = 0;
+    std::memcpy(&seq, p, 8);
+    uint32_t count = 0;
+    std::memcpy(&count, p + 8, 4);
+    if (stopped) return WalProcessingOption::kStopReplay;
+    if (expect && seq > expect) {
+      gap = "sequences " + std::to_string(expect) + ".." + std::to_string(seq - 1) + " are missing before log " +
+            std::to_string(log_number) + " (" + file + ")";
+      return WalProcessingOption::kCorruptedRecord;
+    }
+    std::string id;
+    int64_t t = 0;
+    bool stamped = rep.size() > 14 && p[12] == 0x03 && p[13] == 27 && ParseCommitStamp(p + 14, 27, &id, &t);
+    if (stamped && !o_.identity.empty() && id != o_.identity) {
+      foreign = "log " + std::to_string(log_number) + " holds commits of database " + id;
+      return WalProcessingOption::kCorruptedRecord;
+    }
+    if ((o_.until_seq && seq > o_.until_seq) || (o_.until_time_us && stamped && t > o_.until_time_us)) {
+      stopped = true;
+      return WalProcessingOption::kStopReplay;
+    }
+    if (stamped) last_time = std::max(last_time, t);
+    if (seq + count > expect) expect = seq + count;
+    ++batches;
+    if (log_number != last_log) {
+      last_log = log_number;
+      ++logs;
+    }
+    return WalProcessingOption::kContinueProcessing;
+  }
+  const char* Name() const override { return "mxstore.ChainFilter"; }
+
+  const RecoverOptions& o_;
+  uint64_t expect = 0, batches = 0, logs = 0, last_log = 0;
+  int64_t last_time = 0;
+  bool stopped = false;
+  std::string gap, foreign;
+};
+
+}  // namespace
+
+Result<RecoverReport> Database::Recover(const std::string& dir, const RecoverOptions& o) {
+  std::string rdir = dir + "/rocksdb";
+  uint64_t rolled = 0;
+  if (!o.roll_forward_from.empty()) {
+    // The logs that survived on the live store carry on from the backup:
+    // copy those from the backup's newest log on (the live copy is longer).
+    std::string live = o.roll_forward_from;
+    while (live.size() > 1 && live.back() == '/') live.pop_back();
+    std::string live_db = live;
+    if (access((live + "/header.json").c_str(), F_OK) != 0 && live.size() > 8 &&
+        live.compare(live.size() - 8, 8, "/rocksdb") == 0)
+      live_db = live.substr(0, live.size() - 8);
+    auto lh = DatabaseHeader::Load(live_db);
+    if (!lh.ok())
+      return Error(Code::kDatabaseNotFound, "cannot roll forward", live, "it is not a database directory (no header.json)",
+                   "name the live database's directory, e.g. DATA/databases/NAME");
+    if (!o.identity.empty() && lh->identity != o.identity)
+      return Error(Code::kLogChainBroken, "cannot roll forward from another database", live_db,
+                   "its identity is " + lh->identity + ", the restored database's is " + o.identity,
+                   "name the directory of the database this backup was taken from");
+    auto paths = MX_TRY(ListWalPaths(live_db + "/rocksdb"));
+    for (const auto& p : paths) {
+      if (p.number < o.roll_forward_from_log) continue;
+      std::string to = rdir + p.path.substr(p.path.rfind('/'));
+      auto data = ReadFile(p.path);
+      if (!data.ok()) {
+        if (access(p.path.c_str(), F_OK) != 0) continue;  // archived or truncated meanwhile
+        return std::move(data).error();
+      }
+      MX_CHECK(WriteFileAtomic(to, std::string_view(reinterpret_cast<const char*>(data->data()), data->size())));
+      ++rolled;
+    }
+  }
+  // 1. Our own pass over the logs first: checksums and continuity.
+  auto logs = MX_TRY(ListWalFiles(rdir));
+  for (size_t i = 0; i < logs.size(); ++i) {
+    if (!logs[i].damage.empty())
+      return Error(Code::kStoreCorrupt, "cannot recover: log " + std::to_string(logs[i].number) + " is damaged", logs[i].path,
+                   logs[i].damage, "restore the log from another backup, or recover with --until before it");
+    if (!logs[i].foreign_identity.empty() || (!o.identity.empty() && !logs[i].identity.empty() && logs[i].identity != o.identity))
+      return Error(Code::kLogChainBroken, "cannot recover: log " + std::to_string(logs[i].number) + " belongs to another database",
+                   logs[i].path, "its commits are stamped " + (logs[i].foreign_identity.empty() ? logs[i].identity : logs[i].foreign_identity),
+                   "remove it; roll forward only from the same database's logs");
+  }
+  std::string gap = FindChainGap(logs);
+  if (!gap.empty())
+    return Error(Code::kLogChainBroken, "cannot recover: the logs have a gap", rdir, gap,
+                 "find the missing logs (another backup, or the live store's archive), or recover with --until before the gap");
+  // 2. Replay with the strict filter.
+  rocksdb::Options opt = EngineOptions(DatabaseOptions{}, false);
+  opt.create_if_missing = false;
+  opt.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  ChainFilter filter(o);
+  opt.wal_filter = &filter;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(opt, rdir, &raw);
+  if (!filter.gap.empty())
+    return Error(Code::kLogChainBroken, "cannot recover: the logs have a gap", rdir, filter.gap,
+                 "find the missing logs, or recover with --until before the gap");
+  if (!filter.foreign.empty())
+    return Error(Code::kLogChainBroken, "cannot recover: a log belongs to another database", rdir, filter.foreign,
+                 "remove it and recover again");
+  if (!s.ok()) return Engine("cannot recover the database", rdir, s);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  RecoverReport r;
+  r.sequence = db->GetLatestSequenceNumber();
+  r.batches = filter.batches;
+  r.logs = filter.logs;
+  r.last_commit_us = filter.last_time;
+  r.stopped_early = filter.stopped;
+  r.logs_rolled_forward = rolled;
+  if (!filter.stopped && o.expect_seq && r.sequence < o.expect_seq)
+    return Error(Code::kMissingLogs, "cannot recover: the replay ended early", rdir,
+                 "it reached sequence " + std::to_string(r.sequence) + ", the restored backups reach " + std::to_string(o.expect_seq),
+                 "a log of the chain is missing or cut short; restore the chain again");
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  s = db->Flush(fo);
+  if (s.ok()) s = db->VerifyChecksum();
+  if (s.ok()) s = db->VerifyFileChecksums(rocksdb::ReadOptions());
+  if (!s.ok()) return Error(Code::kStoreCorrupt, "the recovered database fails its checksums", rdir, s.ToString(),
+                            "restore the chain again; run `mxvault check --read-data` on the repository");
+  s = db->Close();
+  if (!s.ok()) return Engine("cannot close the recovered database", rdir, s);
+  db.reset();
+  DatabaseHeader h;
+  auto old = DatabaseHeader::Load(dir);
+  if (old.ok()) h = *old;
+  h.name = o.name.empty() ? h.name : o.name;
+  if (!o.identity.empty()) h.identity = o.identity;
+  if (h.identity.empty()) h.identity = RandomHex(16);
+  if (h.created.empty()) h.created = FormatRfc3339(Now());
+  h.state = "dismounted";
+  h.clean_shutdown = true;
+  h.last_mount_recovered = true;
+  h.circular_logging = false;
+  h.log_chain = RandomHex(8);  // a restored copy starts its own chain
+  h.chain_first_log = 0;
+  h.last_full.reset();
+  h.last_incremental.reset();
+  h.last_differential.reset();
+  h.last_copy.reset();
+  MX_CHECK(h.Save(dir));
+  return r;
 }
 
 Status Database::Create(const std::string& dir, const std::string& name, bool circular) {
@@ -310,6 +477,14 @@ DatabaseHeader Database::Header() {
   return header_;
 }
 
+rocksdb::WriteBatch Database::NewBatch() {
+  // The commit stamp goes first, so the log reader finds it at a fixed place
+  // (docs/formats/store.md, "Commit stamps").
+  rocksdb::WriteBatch batch;
+  batch.PutLogData(MakeCommitStamp(header_.identity, NowMicros()));
+  return batch;
+}
+
 Status Database::Commit(void* batch_ptr) {
   auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
   rocksdb::WriteOptions wo;
@@ -343,7 +518,7 @@ Result<MailboxInfo> Database::CreateMailbox(const std::string& mailbox) {
   uint64_t id = 1;
   if (db_->Get(rocksdb::ReadOptions(), kMailboxCounter, &counter).ok()) id = ReadFixed64(counter) + 1;
   MailboxInfo info{id, mailbox, FormatRfc3339(Now())};
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   batch.Merge(kMailboxCounter, Fixed64(id));
   batch.Put(MailboxKey(mailbox), ToCbor({{"id", id}, {"created", info.created}}));
   // Every new mailbox has the special-use folders (RFC 6154) and INBOX as 1.
@@ -365,7 +540,7 @@ Status Database::DeleteMailbox(const std::string& mailbox) {
   MX_OP();
   std::lock_guard<std::mutex> admin(admin_mu_);
   uint64_t id = MX_TRY(MailboxId(mailbox));
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   batch.Delete(MailboxKey(mailbox));
   // Every key of the mailbox: folders, counters, messages, expunge records;
   // each message drops its body reference.
@@ -503,7 +678,7 @@ Result<FolderInfo> Database::CreateFolder(const std::string& mailbox, const std:
   info.name = folder;
   info.special_use = special_use;
   info.uidvalidity = static_cast<uint32_t>(Now().sec);
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   batch.Put(FolderKey(mbox, folder), ToCbor({{"id", info.id}, {"special_use", special_use},
                                               {"uidvalidity", info.uidvalidity}, {"subscribed", true}}));
   MX_CHECK(Commit(&batch));
@@ -546,7 +721,7 @@ Result<std::vector<Delivered>> Database::Deliver(const std::vector<std::string>&
   unsigned int len = 0;
   EVP_Digest(message.data(), message.size(), id.data(), &len, EVP_sha256(), nullptr);
 
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   std::string info_key = BodyKey('P', id);
   std::string existing;
   if (!db_->Get(rocksdb::ReadOptions(), info_key, &existing).ok()) {
@@ -677,6 +852,45 @@ Result<FileSet> Database::LiveFiles() {
   return set;
 }
 
+Result<std::map<uint64_t, uint32_t>> Database::RecordedChecksums() {
+  MX_OP();
+  std::unique_ptr<rocksdb::FileChecksumList> list(rocksdb::NewFileChecksumList());
+  rocksdb::Status s = db_->GetLiveFilesChecksumInfo(list.get());
+  std::vector<uint64_t> numbers;
+  std::vector<std::string> sums, funcs;
+  if (s.ok()) s = list->GetAllFileChecksums(&numbers, &sums, &funcs);
+  if (!s.ok()) return Engine("cannot read the recorded file checksums of database '" + header_.name + "'", dir_, s);
+  std::map<uint64_t, uint32_t> out;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (funcs[i] != rocksdb::kStandardDbFileChecksumFuncName || sums[i].size() != 4) continue;
+    const auto* b = reinterpret_cast<const uint8_t*>(sums[i].data());
+    out[numbers[i]] = (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
+  }
+  return out;
+}
+
+Status Database::RecordBackup(const std::string& type, const BackupRecord& record) {
+  std::lock_guard<std::mutex> l(admin_mu_);
+  if (type == "full") header_.last_full = record;
+  else if (type == "incremental") header_.last_incremental = record;
+  else if (type == "differential") header_.last_differential = record;
+  else header_.last_copy = record;
+  return header_.Save(dir_);
+}
+
+Result<uint64_t> Database::TruncateArchivedLogs(uint64_t below) {
+  auto logs = MX_TRY(ListWalPaths(dir_ + "/rocksdb"));
+  uint64_t removed = 0;
+  for (const auto& l : logs) {
+    if (!l.archived || l.number >= below) continue;
+    if (unlink(l.path.c_str()) != 0 && errno != ENOENT)
+      return ErrnoError("cannot truncate a backed-up log of database '" + header_.name + "'", l.path, errno);
+    ++removed;
+  }
+  if (removed) MX_CHECK(SyncDir(dir_ + "/rocksdb/archive"));
+  return removed;
+}
+
 Status Database::Flush() {
   MX_OP();
   rocksdb::FlushOptions fo;
@@ -715,7 +929,7 @@ Result<uint64_t> Database::SetFlags(const std::string& mailbox, const std::strin
   rec["f"] = flags;
   rec["k"] = keywords;
   rec["m"] = modseq;
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   batch.Put(key, ToCbor(rec));
   batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
   MX_CHECK(Commit(&batch));
@@ -728,7 +942,7 @@ Result<uint64_t> Database::Expunge(const std::string& mailbox, const std::string
   auto [mbox, fid] = MX_TRY(ResolveFolder(mailbox, folder));
   std::lock_guard<std::mutex> stripe(update_mu_[(mbox * 31 + fid) % 16]);
   uint64_t modseq = MX_TRY(NextModseq(mbox, fid));
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = NewBatch();
   for (uint32_t uid : uids) {
     std::string key = MessageKey(mbox, fid, uid);
     std::string v;

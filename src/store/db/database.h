@@ -34,6 +34,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace mx::store {
@@ -99,6 +100,26 @@ struct FileSet {
   std::vector<LiveFile> files;
 };
 
+/// What `mxstore db recover` asks for.
+struct RecoverOptions {
+  uint64_t until_seq = 0;       // stop after this sequence (0: replay everything)
+  int64_t until_time_us = 0;    // stop before the first commit after this time (0: no limit)
+  uint64_t expect_seq = 0;      // the restored chain's consistency point: reaching less is an error
+  std::string name;             // the database name for the header
+  std::string identity;         // the database identity the logs must carry
+  std::string roll_forward_from;  // a live database directory (or its rocksdb/) whose logs to replay too
+  uint64_t roll_forward_from_log = 0;  // copy its logs numbered from here (the restored newest log)
+};
+
+struct RecoverReport {
+  uint64_t sequence = 0;        // latest sequence after replay
+  uint64_t batches = 0;         // write batches replayed
+  uint64_t logs = 0;
+  int64_t last_commit_us = 0;   // stamp of the last replayed commit
+  bool stopped_early = false;   // --until took effect
+  uint64_t logs_rolled_forward = 0;  // logs copied from the live store
+};
+
 /// One mailbox delivery result.
 struct Delivered {
   std::string mailbox;
@@ -118,6 +139,13 @@ class Database {
   static Result<std::unique_ptr<Database>> Mount(const std::string& dir,
                                                  const DatabaseOptions& options);
   ~Database();
+
+  /// Replays the logs in `dir`/rocksdb onto its database files (a restored
+  /// backup) with a strict sequence check, verifies every file, and writes a
+  /// clean, dismounted header. LOG_CHAIN_BROKEN on a gap (naming it),
+  /// DATABASE_CORRUPT on a damaged log or file, MISSING_LOGS when the replay
+  /// ends before `expect_seq`.
+  static Result<RecoverReport> Recover(const std::string& dir, const RecoverOptions& options);
 
   /// Refuses new work, waits up to `bound` for work in flight, closes the
   /// engine and marks the header clean. DISMOUNT_TIMEOUT leaves the database
@@ -180,6 +208,18 @@ class Database {
   /// latest sequence. Consistent when taken with files pinned.
   Result<FileSet> LiveFiles();
 
+  /// The whole-file CRC-32C the MANIFEST recorded for each live table and
+  /// blob file when it was written, by file number.
+  Result<std::map<uint64_t, uint32_t>> RecordedChecksums();
+
+  /// Records a completed backup of `type` ("full", "incremental",
+  /// "differential", "copy") in the header, durably.
+  Status RecordBackup(const std::string& type, const BackupRecord& record);
+  /// Deletes archived logs numbered below `below` (those a completed full or
+  /// incremental holds). Returns how many were deleted.
+  Result<uint64_t> TruncateArchivedLogs(uint64_t below);
+  const std::string& identity() const { return header_.identity; }
+
   /// Writes the memtables to table files (the logs they came from become
   /// obsolete: archived, or deleted with circular logging).
   Status Flush();
@@ -215,6 +255,8 @@ class Database {
   Result<std::pair<uint64_t, uint32_t>> ResolveFolder(const std::string& mailbox, const std::string& folder);
   Result<FolderState*> LoadFolderState(uint64_t mailbox_id, uint32_t folder_id);
   Status Commit(void* batch);  // rocksdb::WriteBatch*
+  /// A batch that starts with the commit stamp (identity + time).
+  rocksdb::WriteBatch NewBatch();
   Status RefreshLogRange(DatabaseHeader* h);
 
   const std::string dir_;

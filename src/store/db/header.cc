@@ -11,7 +11,8 @@ using nlohmann::json;
 
 json BackupToJson(const std::optional<BackupRecord>& b) {
   if (!b) return nullptr;
-  return {{"time", b->time}, {"log_number", b->log_number}, {"sequence", b->sequence}};
+  return {{"time", b->time}, {"log_number", b->log_number}, {"sequence", b->sequence},
+          {"log_chain", b->log_chain}, {"session", b->session}};
 }
 
 std::optional<BackupRecord> BackupFromJson(const json& j) {
@@ -20,6 +21,8 @@ std::optional<BackupRecord> BackupFromJson(const json& j) {
   b.time = j.value("time", "");
   b.log_number = j.value("log_number", uint64_t{0});
   b.sequence = j.value("sequence", uint64_t{0});
+  b.log_chain = j.value("log_chain", "");
+  b.session = j.value("session", "");
   return b;
 }
 
@@ -42,6 +45,8 @@ json DatabaseHeader::ToJson() const {
         {"newest_log", newest_log}, {"newest_seq", newest_seq}}},
       {"last_full_backup", BackupToJson(last_full)},
       {"last_incremental_backup", BackupToJson(last_incremental)},
+      {"last_differential_backup", BackupToJson(last_differential)},
+      {"last_copy_backup", BackupToJson(last_copy)},
       {"checksums", checksums},
   };
 }
@@ -76,6 +81,8 @@ Result<DatabaseHeader> DatabaseHeader::Load(const std::string& dir) {
     }
     h.last_full = BackupFromJson(j.value("last_full_backup", json()));
     h.last_incremental = BackupFromJson(j.value("last_incremental_backup", json()));
+    h.last_differential = BackupFromJson(j.value("last_differential_backup", json()));
+    h.last_copy = BackupFromJson(j.value("last_copy_backup", json()));
     h.checksums = j.value("checksums", h.checksums);
     return h;
   } catch (const std::exception& e) {

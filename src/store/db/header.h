@@ -14,10 +14,14 @@
 
 namespace mx::store {
 
+/// A completed backup as the header records it: when, and the log position
+/// it reached (the newest log it holds and the last sequence in it).
 struct BackupRecord {
   std::string time;       // RFC 3339
   uint64_t log_number = 0;
   uint64_t sequence = 0;
+  std::string log_chain;  // the chain it belongs to (a later chain cannot build on it)
+  std::string session;    // the backup session's id
 };
 
 struct DatabaseHeader {
@@ -35,6 +39,8 @@ struct DatabaseHeader {
   uint64_t newest_log = 0, newest_seq = 0;
   std::optional<BackupRecord> last_full;
   std::optional<BackupRecord> last_incremental;
+  std::optional<BackupRecord> last_differential;
+  std::optional<BackupRecord> last_copy;
   std::string checksums = "crc32c (block and file)";
 
   /// Reads `dir`/header.json. NOT_FOUND when `dir` holds no database.

@@ -66,6 +66,15 @@ std::string Store::NormalizeAddress(std::string_view address) {
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store(options));
   MX_CHECK(MakeDirs(options.data_dir + "/databases", 0700));
+  {
+    // The store's identity: random at first open, never changed.
+    std::string id_path = options.data_dir + "/identity";
+    if (access(id_path.c_str(), F_OK) != 0) MX_CHECK(WriteFileAtomic(id_path, RandomHex(16) + "\n"));
+    Bytes id = MX_TRY(ReadFile(id_path));
+    store->identity_.assign(id.begin(), id.end());
+    while (!store->identity_.empty() && (store->identity_.back() == '\n' || store->identity_.back() == ' '))
+      store->identity_.pop_back();
+  }
   std::string path = options.data_dir + "/catalog.json";
   if (access(path.c_str(), F_OK) == 0) {
     Bytes raw = MX_TRY(ReadFile(path));
@@ -167,6 +176,37 @@ Status Store::CreateDatabase(const std::string& name, bool circular) {
   if (CheckKnown(name, "").ok())
     return Error(Code::kDatabaseExists, "cannot create database", name, "it exists");
   MX_CHECK(Database::Create(DbDir(name), name, circular));
+  return MountLocked(name);
+}
+
+Status Store::AttachDatabase(const std::string& dir, const std::string& name) {
+  if (!ValidDatabaseName(name))
+    return Error(Code::kUsage, "invalid database name", name, "use 1-64 letters, digits, '-' or '_'");
+  std::lock_guard<std::mutex> life(lifecycle_mu_);
+  if (CheckKnown(name, "").ok())
+    return Error(Code::kDatabaseExists, "cannot attach as database '" + name + "'", name, "a database of this name exists",
+                 "choose another name with --as");
+  auto h = DatabaseHeader::Load(dir);
+  if (!h.ok())
+    return Error(Code::kDatabaseNotFound, "cannot attach", dir, "it holds no database header",
+                 "restore a backup there and run `mxstore db recover " + dir + "` first");
+  if (!h->clean_shutdown || h->state != "dismounted")
+    return Error(Code::kDatabaseMounted, "cannot attach", dir, "the database was not shut down cleanly",
+                 "run `mxstore db recover " + dir + "` first");
+  if (rename(dir.c_str(), DbDir(name).c_str()) != 0) {
+    int e = errno;
+    return ErrnoError("cannot move the database into the store", dir + " -> " + DbDir(name), e)
+        .Wrap("cannot attach database '" + name + "'", dir);
+  }
+  h->name = name;
+  MX_CHECK(h->Save(DbDir(name)));
+  {
+    std::unique_lock<std::shared_mutex> l(catalog_mu_);
+    database_mount_[name] = false;
+    MX_CHECK(SaveCatalog());
+  }
+  // Its mailboxes are not routed: a recovery database serves exports and
+  // copies back, never deliveries.
   return MountLocked(name);
 }
 
@@ -406,9 +446,21 @@ std::vector<RecipientResult> Store::Deliver(const std::vector<std::string>& reci
   return out;
 }
 
-Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::string& target) {
+Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::string& target,
+                                      const std::string& from_database) {
   std::string mailbox = NormalizeAddress(mailbox_in);
-  auto [database, db] = MX_TRY(MailboxDatabase(mailbox, "cannot export mailbox"));
+  std::pair<std::string, std::shared_ptr<Database>> where;
+  if (from_database.empty()) {
+    where = MX_TRY(MailboxDatabase(mailbox, "cannot export mailbox"));
+  } else {
+    MX_CHECK(CheckKnown(from_database, "cannot export mailbox " + mailbox));
+    auto d = Get(from_database);
+    if (!d)
+      return Error(Code::kDatabaseNotMounted, "cannot export mailbox " + mailbox, from_database, "the database is dismounted",
+                   "mount it with `mxstore db mount " + from_database + "`");
+    where = {from_database, d};
+  }
+  auto [database, db] = where;
   {
     std::error_code ec;
     if (std::filesystem::exists(target, ec) && !std::filesystem::is_empty(target, ec))

@@ -50,8 +50,14 @@ class Store {
   ~Store();
   /// Dismounts every database (each within the bound).
   void Shutdown();
+  /// Random id of this store (DATA/identity), fixed at its first open.
+  const std::string& identity() const { return identity_; }
 
   Status CreateDatabase(const std::string& name, bool circular_logging);
+  /// Moves the recovered database in `dir` (same file system) into the store
+  /// as `name` and mounts it. Its mailboxes get no catalog entries: a
+  /// recovery database is read and exported from, never delivered to.
+  Status AttachDatabase(const std::string& dir, const std::string& name);
   Status Mount(const std::string& name);
   Status Dismount(const std::string& name);
   /// Turns circular logging on or off: dismounts, records the setting and a
@@ -87,7 +93,9 @@ class Store {
   /// Writes `mailbox` as a Maildir under `target` (which must not exist or be
   /// empty): DIR/FOLDER/cur/<date>.<uid>.<uidvalidity>.mxstore:2,<flags>,
   /// bytes as delivered, internal date as mtime. Returns messages written.
-  Result<uint64_t> ExportMailbox(const std::string& mailbox, const std::string& target);
+  /// `from_database` (e.g. a recovery database) overrides the catalog.
+  Result<uint64_t> ExportMailbox(const std::string& mailbox, const std::string& target,
+                                 const std::string& from_database = "");
 
   Status AddUser(const std::string& user, const std::string& password);
   Status SetPassword(const std::string& user, const std::string& password);
@@ -116,6 +124,7 @@ class Store {
                                                                             const std::string& what);
 
   const StoreOptions options_;
+  std::string identity_;
   std::mutex lifecycle_mu_;   // serialises mount/dismount/create
   std::shared_mutex catalog_mu_;
   std::map<std::string, bool> database_mount_;          // name → mount at start; guarded by catalog_mu_

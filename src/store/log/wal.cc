@@ -57,9 +57,11 @@ bool ParseLogNumber(const std::string& name, uint64_t* number) {
 
 }  // namespace
 
-Result<WalFileInfo> ReadWalFile(const std::string& path) {
+Result<WalFileInfo> ReadWalFile(const std::string& path, uint64_t max_size) {
   Bytes data = MX_TRY(ReadFile(path));
+  if (data.size() > max_size) data.resize(static_cast<size_t>(max_size));
   WalFileInfo info = ParseWal(data.data(), data.size());
+  info.crc32c = Crc32c(data.data(), data.size());
   info.path = path;
   ParseLogNumber(path.substr(path.rfind('/') + 1), &info.number);
   return info;
@@ -97,6 +99,19 @@ WalFileInfo ParseWal(const uint8_t* bytes, size_t size) {
     uint64_t last = count > 0 ? seq + count - 1 : seq;
     info.last_seq = std::max(info.last_seq, last);
     expect_next = seq + count;
+    // A commit stamp, when the batch starts with one: tag 0x03 (LogData),
+    // varint32 length, payload.
+    if (rec.size() > 14 && p[12] == 0x03 && p[13] < 0x80) {
+      size_t n = p[13];
+      std::string id;
+      int64_t t = 0;
+      if (14 + n <= rec.size() && ParseCommitStamp(p + 14, n, &id, &t)) {
+        if (info.identity.empty()) info.identity = id;
+        else if (id != info.identity && info.foreign_identity.empty()) info.foreign_identity = id;
+        if (info.first_time_us == 0) info.first_time_us = t;
+        info.last_time_us = std::max(info.last_time_us, t);
+      }
+    }
   };
 
   size_t pos = 0;
@@ -239,6 +254,27 @@ std::string FindChainGap(const std::vector<WalFileInfo>& logs) {
     if (prev == nullptr || log.last_seq > prev->last_seq) prev = &log;
   }
   return {};
+}
+
+std::string MakeCommitStamp(const std::string& identity_hex, int64_t time_us) {
+  std::string out = "MX\x01";
+  for (size_t i = 0; i + 1 < identity_hex.size() && out.size() < 3 + 16; i += 2)
+    out.push_back(static_cast<char>(std::stoi(identity_hex.substr(i, 2), nullptr, 16)));
+  out.resize(3 + 16, '\0');
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((uint64_t(time_us) >> (8 * i)) & 0xff));
+  return out;
+}
+
+bool ParseCommitStamp(const uint8_t* data, size_t n, std::string* identity_hex, int64_t* time_us) {
+  if (n != 27 || data[0] != 'M' || data[1] != 'X' || data[2] != 1) return false;
+  static const char kHex[] = "0123456789abcdef";
+  identity_hex->clear();
+  for (size_t i = 3; i < 19; ++i) {
+    identity_hex->push_back(kHex[data[i] >> 4]);
+    identity_hex->push_back(kHex[data[i] & 15]);
+  }
+  *time_us = static_cast<int64_t>(LoadLE64(data + 19));
+  return true;
 }
 
 }  // namespace mx::store

@@ -51,6 +51,7 @@ json AdminService::Execute(const json& req) {
       return Ok(out);
     }
     if (cmd == "db.create") return Done(store_->CreateDatabase(str("name"), req.value("circular_logging", false)));
+    if (cmd == "db.attach") return Done(store_->AttachDatabase(str("dir"), str("name")));
     if (cmd == "db.mount") return Done(store_->Mount(str("name")));
     if (cmd == "db.dismount") return Done(store_->Dismount(str("name")));
     if (cmd == "db.set") return Done(store_->SetCircularLogging(str("name"), req.at("circular_logging").get<bool>()));
@@ -78,7 +79,7 @@ json AdminService::Execute(const json& req) {
       return Ok(out);
     }
     if (cmd == "mailbox.export") {
-      auto n = store_->ExportMailbox(str("name"), str("target"));
+      auto n = store_->ExportMailbox(str("name"), str("target"), req.value("database", ""));
       return n.ok() ? Ok({{"messages", *n}}) : Fail(n.error());
     }
     if (cmd == "user.add") return Done(store_->AddUser(str("name"), str("password")));
