@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/secure.h"
 #include "net/server.h"
+#include "tls_cert.h"
 
 namespace mx::storecli {
 namespace {
@@ -24,7 +25,7 @@ std::string TomlList(const std::vector<std::string>& v) {
 }
 
 Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<std::string> imap,
-            std::vector<std::string> backup) {
+            std::vector<std::string> backup, std::vector<std::string> tls_names) {
   std::error_code ec;
   std::string conf = dir + "/mxstore.toml";
   if (std::filesystem::exists(conf, ec))
@@ -52,7 +53,13 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
       "# unix_socket_group = \"postfix\"  # lets Postfix's lmtp:unix: transport connect\n\n"
       "[imap]\nlisten = " + TomlList(imap) + "  # served once IMAP exists\n\n"
       "[backup]\nlisten = " + TomlList(backup) + "\n"
-      "token_file = \"backup.token\"\n\n"
+      "token_file = \"backup.token\"\n"
+      "# TLS on TCP (required). `mxstore init` wrote a self-signed certificate;\n"
+      "# clients pass it as --ca-file. Replace both with your own PKI's if you have one.\n"
+      "tls_cert_file = \"tls/backup.crt\"\n"
+      "tls_key_file = \"tls/backup.key\"\n"
+      "# tls_client_ca_file = \"tls/clients-ca.crt\"  # set: clients must present a certificate it signed\n"
+      "freeze_deadline_ms = 10000\n\n"
       "[limits]\n"
       "max_message_size = 67108864\n"
       "max_recipients = 1000\n"
@@ -73,6 +80,14 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
   std::string hex = RandomHex(32) + "\n";
   MX_CHECK(WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(hex.data()), hex.size(), -1, token_path));
 
+  {
+    std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+    char host[256] = {0};
+    if (gethostname(host, sizeof(host) - 1) == 0 && host[0]) names.push_back(host);
+    for (const auto& n : tls_names) names.push_back(n);
+    MX_CHECK(MakeDirs(dir + "/tls", 0700));
+    MX_CHECK(WriteSelfSignedCert(dir + "/tls/backup.crt", dir + "/tls/backup.key", names));
+  }
   auto cfg = MX_TRY(LoadStoreConfig(conf));
   auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
   MX_CHECK(store->CreateDatabase("db01", false));
@@ -82,6 +97,7 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
             << "  database: db01 (circular logging off)\n"
             << "  lmtp:     " << TomlList(lmtp) << "\n"
             << "  token:    " << token_path << "\n"
+            << "  backup:   " << TomlList(backup) << " (TLS certificate " << dir << "/tls/backup.crt)\n"
             << "start it with: mxstore serve --config " << conf << "\n";
   return Ok();
 }
@@ -91,13 +107,14 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
 void RegisterInit(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand("init", "create a ready-to-serve store in DIR (config, database db01, token)");
   static std::string dir;
-  static std::vector<std::string> lmtp, imap, backup;
+  static std::vector<std::string> lmtp, imap, backup, tls_names;
   cmd->add_option("DIR", dir, "store directory")->required();
   cmd->add_option("--lmtp", lmtp, "LMTP listen address (HOST:PORT, [V6]:PORT, unix:PATH); repeatable");
   cmd->add_option("--imap", imap, "IMAP listen address; repeatable");
   cmd->add_option("--backup", backup, "backup service listen address; repeatable");
+  cmd->add_option("--tls-name", tls_names, "extra host name or address the TLS certificate names; repeatable");
   cmd->callback([&g] {
-    Status s = Init(dir, lmtp, imap, backup);
+    Status s = Init(dir, lmtp, imap, backup, tls_names);
     if (!s.ok()) g.exit_code = Fail(s.error());
   });
 }

@@ -80,6 +80,7 @@ struct StoreClientArgs {
   std::string token_file, ca_file, cert_file, key_file;
   bool no_tls = false;
   int keepalive = 10;
+  uint64_t limit_kib = 0;  // backup: --limit-download (KiB/s)
 };
 void AddStoreClientOptions(CLI::App* cmd, StoreClientArgs& a);
 /// `backup store://HOST/DB` (cmd_store.cc).

@@ -127,6 +127,7 @@ void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   cmd->add_option("--method", a.method, "store backups: snapshot (brief freeze, checkpoint) or streaming (no freeze)")
       ->check(CLI::IsMember({"snapshot", "streaming"}));
   AddStoreClientOptions(cmd, a.store);
+  cmd->add_option("--limit-download", a.store.limit_kib, "store backups: read from the store at most this many KiB/s");
   cmd->add_option("-e,--exclude", a.excludes, "exclude names (no '/') or paths (with '/') matching this glob");
   cmd->add_option("--tag", a.tags, "add a tag to the snapshot (repeatable)");
   cmd->add_option("--host,-H", a.host, "host name to record (default: this host)");

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "app.h"
@@ -58,6 +59,7 @@ Status RunStoreBackup(Globals& g, const std::string& address, const StoreClientA
   o.tags = tags;
   o.hostname = host;
   o.program_version = "mxvault 0.1.0";
+  o.limit_bytes_per_second = ca.limit_kib * 1024;
   vault::StoreBackupProgress progress;
   Result<vault::StoreBackupSummary> res = Error(Code::kInternal, "", "", "");
   {
@@ -143,7 +145,8 @@ Status RunWriters(Globals& g, const std::string& address, const StoreClientArgs&
   return Ok();
 }
 
-Status RunPrecheck(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type) {
+Status RunPrecheck(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type,
+                   int hold_ms) {
   auto addr = MX_TRY(vault::ParseStoreAddress(address, true));
   auto copts = MX_TRY(MakeClientOptions(ca));
   auto client = MX_TRY(vault::StoreClient::Connect(addr, copts));
@@ -181,8 +184,15 @@ Status RunPrecheck(Globals& g, const std::string& address, const StoreClientArgs
     return finish(s);
   std::string free_text = begin->database_dir_free().empty() ? "unknown" : HumanBytes(std::stoull(begin->database_dir_free())) + " free";
   step("free space for a checkpoint", Ok(), free_text);
-  Status fr = session.Freeze(2000);
+  Status fr = session.Freeze(hold_ms > 0 ? uint32_t(hold_ms) + 60000 : 2000);
   uint64_t held = 0;
+  if (fr.ok() && hold_ms > 0) {
+    // A rehearsal of a slow snapshot: commits stay blocked this long (never
+    // past the store's freeze deadline, after which it thaws by itself).
+    if (!g.json) printf("frozen; holding for %d ms\n", hold_ms);
+    fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+  }
   if (fr.ok()) {
     auto th = session.Thaw();
     if (th.ok()) held = *th;
@@ -210,11 +220,14 @@ void RegisterPrecheck(CLI::App& app, Globals& g, Command* run) {
   auto* cmd = app.add_subcommand("precheck", "check that a store-level backup of a database can run, step by step");
   static std::string address, type = "full";
   static StoreClientArgs ca;
+  static int hold_ms = 0;
   cmd->add_option("store", address, "store://HOST[:PORT]/DB or unix:///path/to/backup.sock/DB")->required();
+  cmd->add_option("--freeze-hold", hold_ms, "keep the dry-run freeze this many milliseconds (rehearse a slow snapshot)")
+      ->check(CLI::Range(0, 3600000));
   cmd->add_option("--type", type, "full, incremental, differential or copy")
       ->check(CLI::IsMember({"full", "incremental", "differential", "copy"}));
   AddStoreClientOptions(cmd, ca);
-  cmd->callback([&g, run] { *run = [&g] { return RunPrecheck(g, address, ca, type); }; });
+  cmd->callback([&g, run] { *run = [&g] { return RunPrecheck(g, address, ca, type, hold_ms); }; });
 }
 
 }  // namespace mx::app

@@ -48,7 +48,7 @@ def have_ipv6_loopback():
 
 
 class Store:
-    def __init__(self, mxstore, root, extra_config=""):
+    def __init__(self, mxstore, root, extra_config="", backup=None, tls_names=()):
         self.mxstore = mxstore
         self.root = root
         self.config = os.path.join(root, "mxstore.toml")
@@ -57,9 +57,16 @@ class Store:
         lmtp = ["--lmtp", "127.0.0.1:0", "--lmtp", "unix:lmtp.sock"]
         if have_ipv6_loopback():
             lmtp += ["--lmtp", "[::1]:0"]
-        subprocess.run([mxstore, "init", root] + lmtp + [
-                        "--imap", "127.0.0.1:0", "--backup", "127.0.0.1:0"],
+        backup = backup or ["127.0.0.1:0", "unix:backup.sock"]
+        args = []
+        for b in backup:
+            args += ["--backup", b]
+        for n in tls_names:
+            args += ["--tls-name", n]
+        subprocess.run([mxstore, "init", root] + lmtp + ["--imap", "127.0.0.1:0"] + args,
                        check=True, stdout=subprocess.DEVNULL)
+        self.token_file = os.path.join(root, "backup.token")
+        self.ca_file = os.path.join(root, "tls", "backup.crt")
         if extra_config:
             with open(self.config, "a") as f:
                 f.write("\n" + extra_config + "\n")
@@ -80,6 +87,7 @@ class Store:
                     self.listeners = json.load(f)
                 host, port = self.listeners["lmtp"][0].rsplit(":", 1)
                 self.lmtp_addr = (host, int(port))
+                self.backup_addrs = self.listeners.get("backup", [])
                 return
             time.sleep(0.05)
         raise RuntimeError("mxstore did not listen within %d s" % timeout)
@@ -113,9 +121,28 @@ class Store:
             return json.loads(r.stdout)
         return r
 
-    def export(self, mailbox, target):
-        self.cli("mailbox", "export", mailbox, "--target", target)
+    def export(self, mailbox, target, database=None):
+        self.cli("mailbox", "export", mailbox, "--target", target, *(["--database", database] if database else []))
         return read_maildir(target)
+
+    def set_config(self, key, value):
+        """Replaces `key = ...` (first occurrence) in the config file."""
+        with open(self.config) as f:
+            lines = f.read().split("\n")
+        for i, line in enumerate(lines):
+            if line.split("=")[0].strip() == key:
+                lines[i] = "%s = %s" % (key, value)
+                break
+        else:
+            raise KeyError(key)
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines))
+
+    def unix_backup(self):
+        return [a for a in self.backup_addrs if a.startswith("unix:")][0][len("unix:"):]
+
+    def tcp_backup(self):
+        return [a for a in self.backup_addrs if not a.startswith("unix:")][0]
 
 
 def read_maildir(target):

@@ -369,7 +369,7 @@ Result<Writer::Completed> Writer::Complete(const std::string& session) {
   if (state_ == "failed")
     return Error(Code::kProtocol, "the backup session failed and cannot complete", session,
                  "failed at " + failed_step_ + ": " + last_error_, "end it with abort and run the backup again");
-  const BackupSet& set = session_->set;
+  const BackupSet set = session_->set;  // a copy: the session ends below
   auto db = store_->Get(database_);
   if (!db || db->identity() != set.identity) {
     Error e(Code::kDatabaseNotMounted, "cannot record the backup of database '" + database_ + "'", database_,
@@ -380,12 +380,14 @@ Result<Writer::Completed> Writer::Complete(const std::string& session) {
     session_.reset();
     return e;
   }
+  // Unpin first: logs that became obsolete while the files were pinned are
+  // archived now, and the backup holds them too.
+  Release(*session_);
   uint64_t truncated = 0;
   if (set.type == BackupType::kFull || set.type == BackupType::kIncremental) {
     auto t = db->TruncateArchivedLogs(set.newest_log);
     if (!t.ok()) {
       SetFailed("backup-complete", t.error());
-      Release(*session_);
       session_.reset();
       return std::move(t).error();
     }
@@ -398,7 +400,6 @@ Result<Writer::Completed> Writer::Complete(const std::string& session) {
   r.log_chain = set.log_chain;
   r.session = set.holder.session_id;
   Status s = db->RecordBackup(BackupTypeName(set.type), r);
-  Release(*session_);
   session_.reset();
   if (!s.ok()) {
     SetFailed("backup-complete", s.error());

@@ -124,6 +124,11 @@ Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& clie
     };
     read_status = session.ReadFile(f.name(), f.crc32c(), [&](const std::string& data) -> Status {
       progress->bytes_done += data.size();
+      if (opts.limit_bytes_per_second) {
+        // Pace the reads: the store sends no faster than we take.
+        auto due = start + std::chrono::microseconds(progress->bytes_done * 1000000 / opts.limit_bytes_per_second);
+        std::this_thread::sleep_until(due);
+      }
       size_t pos = 0;
       while (pos < data.size()) {
         size_t split = chunker.Next(reinterpret_cast<const uint8_t*>(data.data()) + pos, data.size() - pos);

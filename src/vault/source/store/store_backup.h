@@ -22,6 +22,7 @@ struct StoreBackupOptions {
   std::vector<std::string> tags;
   std::string program_version;
   unsigned threads = 0;
+  uint64_t limit_bytes_per_second = 0;  // 0: as fast as the store sends
 };
 
 struct StoreBackupProgress {
