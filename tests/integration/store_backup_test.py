@@ -4,7 +4,7 @@ mxstore under LMTP load, the real mxvault client over the backup service
 (TLS on TCP, and the Unix socket), a real repository, restore of each chain,
 recovery, attach, export, check.
 
-usage: store_backup_test.py BUILD_BIN_DIR"""
+usage: store_backup_test.py BUILD_BIN_DIR (or the mxstore binary in it)"""
 
 import json
 import os
@@ -21,6 +21,8 @@ from mxstore import Checks, Loader, Store, make_message, message_id, read_maildi
 import random  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
+if os.path.isfile(BIN):  # ctest passes the mxstore binary; mxvault is beside it
+    BIN = os.path.dirname(BIN)
 MXSTORE = os.path.join(BIN, "mxstore")
 MXVAULT = os.path.join(BIN, "mxvault")
 DEADLINE_MS = 2000
