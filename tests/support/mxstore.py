@@ -48,15 +48,18 @@ def have_ipv6_loopback():
 
 
 class Store:
-    def __init__(self, mxstore, root, extra_config="", backup=None, tls_names=()):
+    def __init__(self, mxstore, root, extra_config="", backup=None, tls_names=(), lmtp=None):
         self.mxstore = mxstore
         self.root = root
         self.config = os.path.join(root, "mxstore.toml")
         self.proc = None
         self.log = None
-        lmtp = ["--lmtp", "127.0.0.1:0", "--lmtp", "unix:lmtp.sock"]
-        if have_ipv6_loopback():
-            lmtp += ["--lmtp", "[::1]:0"]
+        if lmtp is not None:
+            lmtp = sum((["--lmtp", a] for a in lmtp), [])
+        else:
+            lmtp = ["--lmtp", "127.0.0.1:0", "--lmtp", "unix:lmtp.sock"]
+            if have_ipv6_loopback():
+                lmtp += ["--lmtp", "[::1]:0"]
         backup = backup or ["127.0.0.1:0", "unix:backup.sock"]
         args = []
         for b in backup:
@@ -71,12 +74,12 @@ class Store:
             with open(self.config, "a") as f:
                 f.write("\n" + extra_config + "\n")
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, prefix=()):
         listeners = os.path.join(self.root, "listeners.json")
         if os.path.exists(listeners):
             os.unlink(listeners)
         self.log = open(os.path.join(self.root, "serve.log"), "a")
-        self.proc = subprocess.Popen([self.mxstore, "serve", "--config", self.config],
+        self.proc = subprocess.Popen(list(prefix) + [self.mxstore, "serve", "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -85,8 +88,12 @@ class Store:
             if os.path.exists(listeners):
                 with open(listeners) as f:
                     self.listeners = json.load(f)
-                host, port = self.listeners["lmtp"][0].rsplit(":", 1)
-                self.lmtp_addr = (host, int(port))
+                first = self.listeners["lmtp"][0]
+                if first.startswith("unix:"):
+                    self.lmtp_addr = (first[len("unix:"):], 0)  # smtplib.LMTP takes a socket path as host
+                else:
+                    host, port = first.rsplit(":", 1)
+                    self.lmtp_addr = (host, int(port))
                 self.backup_addrs = self.listeners.get("backup", [])
                 return
             time.sleep(0.05)
