@@ -83,6 +83,7 @@ Status Serve(const std::string& config_path) {
     backupsvc::ServiceOptions so;
     so.tokens = MX_TRY(backupsvc::ReadTokenFile(cfg.backup_token_file));
     so.freeze_deadline = std::chrono::milliseconds(cfg.backup_freeze_deadline_ms);
+    so.store_name = cfg.hostname;
     backup_service = std::make_unique<backupsvc::BackupService>(store.get(), so);
     backupsvc::ListenerOptions lo;
     lo.addresses = cfg.backup;

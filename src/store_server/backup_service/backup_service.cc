@@ -172,6 +172,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         auto* o = r.mutable_begin();
         o->set_session_id(session);
         o->set_store_identity(store_->identity());
+        o->set_store_name(options_.store_name);
         o->set_database_identity(set->identity);
         o->set_log_chain(set->log_chain);
         o->set_sequence(set->sequence);

@@ -21,6 +21,7 @@ struct ServiceOptions {
   std::vector<std::string> tokens;                 // accepted bearer tokens
   std::chrono::milliseconds freeze_deadline{10000};
   size_t chunk_size = 1 << 20;
+  std::string store_name;  // store.hostname: the host snapshots are recorded under
 };
 
 class BackupService final : public mx::backup::v1::Backup::Service {

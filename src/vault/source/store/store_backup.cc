@@ -209,7 +209,10 @@ Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& clie
   snap.time = now;
   snap.tree = root_id;
   snap.paths = {"/" + database};
-  snap.hostname = opts.hostname.empty() ? (client.address().unix_socket ? Hostname() : client.address().host) : opts.hostname;
+  // One store, one host name, whichever way it was reached (TCP or socket).
+  snap.hostname = !opts.hostname.empty() ? opts.hostname
+                  : !begin.store_name().empty() ? begin.store_name()
+                  : (client.address().unix_socket ? Hostname() : client.address().host);
   snap.username = Username();
   snap.uid = getuid();
   snap.gid = getgid();
