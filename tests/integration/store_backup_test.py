@@ -92,6 +92,8 @@ plan = [("F", "full", "snapshot", "tcp"), ("D", "differential", "streaming", "un
         ("I3", "incremental", "snapshot", "unix"), ("C", "copy", "streaming", "unix")]
 snaps = {}
 acked_before = {}
+acked_at_end = {}
+sequences = {}
 for name, typ, method, via in plan:
     with loader.lock:
         acked_before[name] = dict(loader.acked)
@@ -100,6 +102,9 @@ for name, typ, method, via in plan:
     if not check("%s (%s %s over %s) succeeds under load" % (name, typ, method, via), r.returncode == 0, r.stderr):
         continue
     snaps[name] = out["snapshot_id"]
+    sequences[name] = out["sequence"]
+    with loader.lock:
+        acked_at_end[name] = dict(loader.acked)
     after_archive = archived_logs()
     if typ in ("full", "incremental"):
         covered = [n for n in after_archive if n < out["newest_log"]]
@@ -246,6 +251,20 @@ if last in snaps:
     missing = [t for t in loader.acked if t not in ids]
     check("roll-forward: all %d acknowledged messages present" % len(loader.acked), not missing, missing[:5])
     check("roll-forward: same messages as the live database (%d)" % len(live), ids == live, len(ids ^ live))
+
+# Point in time: the newest chain recovered --until the full's consistency point
+# holds what the full holds and nothing acknowledged after the full ended.
+if "I3" in snaps and "F" in snaps:
+    target = os.path.join(data_dir, "r-pit")
+    vault("restore", snaps["I3"], "--target", target)
+    r = subprocess.run([MXSTORE, "db", "recover", target, "--until", str(sequences["F"])], capture_output=True, text=True, timeout=120)
+    check("recover --until SEQ (the full's sequence)", r.returncode == 0 and "stopped at --until" in r.stdout, r.stdout + r.stderr)
+    store.cli("db", "attach", target, "--as", "rpit", check=False)
+    ids = {message_id(m) for m in store.export("u1@x.test", os.path.join(root, "exp-pit"), database="rpit").get("INBOX", [])}
+    later = [t for t in acked_before["D"] if t not in acked_at_end["F"]]
+    check("--until: every message acked before the full is there", all(t in ids for t in acked_before["F"]))
+    check("--until: none of the %d acked after the full ended is there" % len(later), not [t for t in later if t in ids],
+          [t for t in later if t in ids][:5])
 
 # ---- Must hold 5: circular logging refuses incremental with the fix named ----
 store.cli("db", "create", "circ", "--circular-logging")

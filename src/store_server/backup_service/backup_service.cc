@@ -154,6 +154,10 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         auto type = TypeFrom(b.type());
         if (!type.ok()) return fail(type.error());
         store::BackupMethod method = b.method() == pb::STREAMING ? store::BackupMethod::kStreaming : store::BackupMethod::kSnapshot;
+        // Known databases only get a writer (a client cannot grow the registry).
+        if (auto known = store_->DatabaseDir(database); !known.ok())
+          return fail(Error(Code::kDatabaseNotFound, "no such database", database, "the store has no database of this name",
+                            "`mxvault writers` lists the store's databases"));
         store::SessionHolder who{RandomHex(8), ctx->peer(), FormatRfc3339(Now())};
         store::Writer& w = writers_.Get(database);
         auto set = w.Begin(who, *type, method, options_.freeze_deadline, b.dry_run());
