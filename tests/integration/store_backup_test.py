@@ -305,6 +305,36 @@ for bad in ["a/b", "..", "../db01", "db01/.."]:
 r = vault("--json", "writers", "unix://" + UNIX, *AUTH)
 ws = json.loads(r.stdout)["writers"] if r.returncode == 0 else []
 check("after the refusals no session is open", ws and all(not w.get("holder") for w in ws), ws)
+# A table file damaged on the store's disk: the read fails with
+# CHECKSUM_MISMATCH naming the file, and nothing is truncated.
+store.cli("db", "create", "dmg")
+store.cli("mailbox", "create", "d@x.test", "--database", "dmg")
+rng = random.Random(5)
+c = smtplib.LMTP(store.lmtp_addr[0], store.lmtp_addr[1], timeout=30)
+for i in range(150):
+    c.sendmail("t@x.test", ["d@x.test"], make_message("dmg-%d" % i, rng, 6000))
+c.quit()
+r, _ = backup("dmg", "full", "streaming")
+check("a full backup of the sound database works", r.returncode == 0, r.stderr)
+rdir = os.path.join(data_dir, "databases", "dmg", "rocksdb")
+ssts = sorted((os.path.getsize(os.path.join(rdir, n)), n) for n in os.listdir(rdir) if n.endswith(".sst"))
+if check("the database has table files", ssts, os.listdir(rdir)):
+    victim = os.path.join(rdir, ssts[-1][1])
+    with open(victim, "r+b") as f:
+        f.seek(ssts[-1][0] // 2)
+        b = f.read(1)
+        f.seek(ssts[-1][0] // 2)
+        f.write(bytes([b[0] ^ 0x5A]))
+    before = archived_logs("dmg")
+    r, _ = backup("dmg", "copy", "streaming")
+    check("a flipped byte in %s: CHECKSUM_MISMATCH (exit 5) naming the file" % ssts[-1][1],
+          r.returncode == 5 and "CHECKSUM_MISMATCH" in r.stderr and ssts[-1][1] in r.stderr, r.stderr)
+    w = writer("dmg")
+    check("... the writer shows the failed step and the error", w and w["state"] == "failed" and w["failed_step"] == "read"
+          and ssts[-1][1] in w["last_error"], w)
+    check("... and nothing was truncated", set(before) <= set(archived_logs("dmg")))
+    store.cli("db", "dismount", "dmg", check=False)  # leave the damaged database alone
+
 listing = os.listdir(os.path.join(data_dir, "databases", "db01"))
 check("no checkpoint directory left behind", not [n for n in listing if n.startswith("checkpoint.")], listing)
 
