@@ -61,7 +61,7 @@ Status WriteSelfSignedCert(const std::string& cert_path, const std::string& key_
   }
   if (!AddExt(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
       !AddExt(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") ||
-      !AddExt(cert.get(), NID_ext_key_usage, "serverAuth") || !AddExt(cert.get(), NID_subject_key_identifier, "hash") ||
+      !AddExt(cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") || !AddExt(cert.get(), NID_subject_key_identifier, "hash") ||
       (!san.empty() && !AddExt(cert.get(), NID_subject_alt_name, san)))
     return Error(Code::kInternal, "cannot build the TLS certificate", cert_path, OpenSslError("X509 extensions"));
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)

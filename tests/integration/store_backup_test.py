@@ -338,4 +338,26 @@ if check("the database has table files", ssts, os.listdir(rdir)):
 listing = os.listdir(os.path.join(data_dir, "databases", "db01"))
 check("no checkpoint directory left behind", not [n for n in listing if n.startswith("checkpoint.")], listing)
 
+# Client certificates: with backup.tls_client_ca_file set, a client must
+# present a certificate that CA signed (here: another store's self-signed one).
+other = os.path.join(root, "client-id")
+subprocess.run([MXSTORE, "init", other, "--lmtp", "unix:lmtp.sock", "--backup", "unix:backup.sock"], check=True,
+               stdout=subprocess.DEVNULL)
+store.stop()
+with open(store.config) as f:
+    text = f.read()
+text = text.replace('# tls_client_ca_file = "tls/clients-ca.crt"', 'tls_client_ca_file = "%s"' % os.path.join(other, "tls", "backup.crt"))
+with open(store.config, "w") as f:
+    f.write(text)
+store.start()
+TCP = store.tcp_backup()
+client_cert = ["--cert-file", os.path.join(other, "tls", "backup.crt"), "--key-file", os.path.join(other, "tls", "backup.key")]
+r = vault("--json", "writers", "store://" + TCP, *AUTH, *TLS, *client_cert)
+check("client certificate signed by the configured CA: accepted", r.returncode == 0, r.stderr)
+r = vault("writers", "store://" + TCP, *AUTH, *TLS)
+check("no client certificate: refused with a TLS or network error naming the address",
+      r.returncode != 0 and TCP in r.stderr and ("TLS" in r.stderr or "NETWORK" in r.stderr), r.stderr)
+r = vault("writers", "store://" + TCP, *AUTH, *TLS, "--cert-file", store.ca_file, "--key-file", os.path.join(root, "tls", "backup.key"))
+check("a client certificate the CA did not sign: refused", r.returncode != 0 and TCP in r.stderr, r.stderr)
+
 sys.exit(check.finish(store, root))

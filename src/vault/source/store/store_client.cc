@@ -1,6 +1,7 @@
 #include "vault/source/store/store_client.h"
 
 #include <cstdio>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include "common/crc32c.h"
@@ -103,7 +104,8 @@ Error CallError(const grpc::Status& s, const std::string& peer, const std::strin
                      "pass --ca-file with the CA that signed the store's certificate; the certificate must name the address you use");
       return Error(Code::kNetwork, what, peer, "the store did not answer: " + (msg.empty() ? std::string("connection failed") : msg),
                    "check that mxstore serves backups there (backup.listen), that the address family (IPv4/IPv6) "
-                   "is reachable from here, and that no firewall drops it; TCP needs TLS (--ca-file)");
+                   "is reachable from here, and that no firewall drops it; TCP needs TLS (--ca-file), and a client "
+                   "certificate (--cert-file, --key-file) when the store sets backup.tls_client_ca_file");
     }
     default:
       return Error(Code::kNetwork, what, peer, "gRPC status " + std::to_string(int(s.error_code())) + ": " + msg,
@@ -121,6 +123,9 @@ Error FailureError(const pb::Failure& f) {
 }
 
 Result<std::unique_ptr<StoreClient>> StoreClient::Connect(const StoreAddress& address, const ClientOptions& o) {
+  // gRPC's own log lines would repeat, less clearly, what our errors say
+  // (they carry gRPC's status text as the cause).
+  gpr_set_log_function([](gpr_log_func_args*) {});
   auto c = std::make_unique<StoreClient>();
   c->address_ = address;
   c->options_ = o;
