@@ -277,7 +277,7 @@ store.cli("db", "create", "fresh")
 r, _ = backup("fresh", "incremental", "snapshot")
 check("incremental without a full: NO_BASE_BACKUP", r.returncode == 8 and "NO_BASE_BACKUP" in r.stderr, r.stderr)
 r, _ = backup("fresh", "differential", "snapshot")
-check("differential after an incremental-free full works only after a full",
+check("differential without a full: NO_BASE_BACKUP",
       r.returncode == 8 and "NO_BASE_BACKUP" in r.stderr, r.stderr)
 store.cli("db", "dismount", "fresh")
 r, _ = backup("fresh", "full", "snapshot")
