@@ -86,6 +86,20 @@ def timed_delivery(tag, mailbox="u1@x.test"):
 # ---- Must hold 1 and 5: the backup sequence under a bounded delivery load ----
 loader = Loader(store, "u1@x.test", threads=3, per_thread=100000, seconds=240, prefix="bk")
 loader.start()
+# When each message was first seen acknowledged (sampled every 50 ms), for --until TIME.
+first_seen = {}
+
+
+def sample_acks():
+    while not loader.stop_flag.is_set():
+        now = time.time()
+        with loader.lock:
+            for t in loader.acked:
+                first_seen.setdefault(t, now)
+        time.sleep(0.05)
+
+
+threading.Thread(target=sample_acks, daemon=True).start()
 time.sleep(2)
 plan = [("F", "full", "snapshot", "tcp"), ("D", "differential", "streaming", "unix"),
         ("I1", "incremental", "snapshot", "unix"), ("I2", "incremental", "streaming", "tcp"),
@@ -94,6 +108,7 @@ snaps = {}
 acked_before = {}
 acked_at_end = {}
 sequences = {}
+ended_at = {}
 for name, typ, method, via in plan:
     with loader.lock:
         acked_before[name] = dict(loader.acked)
@@ -105,6 +120,7 @@ for name, typ, method, via in plan:
     sequences[name] = out["sequence"]
     with loader.lock:
         acked_at_end[name] = dict(loader.acked)
+        ended_at[name] = time.time()
     after_archive = archived_logs()
     if typ in ("full", "incremental"):
         covered = [n for n in after_archive if n < out["newest_log"]]
@@ -265,6 +281,20 @@ if "I3" in snaps and "F" in snaps:
     check("--until: every message acked before the full is there", all(t in ids for t in acked_before["F"]))
     check("--until: none of the %d acked after the full ended is there" % len(later), not [t for t in later if t in ids],
           [t for t in later if t in ids][:5])
+
+# Point in time by commit time: --until the moment the full ended.
+if "I3" in snaps and "F" in snaps:
+    target = os.path.join(data_dir, "r-pit-time")
+    vault("restore", snaps["I3"], "--target", target)
+    until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ended_at["F"])) + (".%06dZ" % int((ended_at["F"] % 1) * 1e6))
+    r = subprocess.run([MXSTORE, "db", "recover", target, "--until", until], capture_output=True, text=True, timeout=120)
+    check("recover --until TIME (%s)" % until, r.returncode == 0 and "stopped at --until" in r.stdout, r.stdout + r.stderr)
+    store.cli("db", "attach", target, "--as", "rpittime", check=False)
+    ids = {message_id(m) for m in store.export("u1@x.test", os.path.join(root, "exp-pit-time"), database="rpittime").get("INBOX", [])}
+    late = [t for t, seen in first_seen.items() if seen > ended_at["F"] + 1.0]
+    check("--until TIME: every message acked before the full is there", all(t in ids for t in acked_before["F"]))
+    check("--until TIME: none of the %d first acked over 1 s after that time is there" % len(late),
+          late and not [t for t in late if t in ids], [t for t in late if t in ids][:5])
 
 # ---- Must hold 5: circular logging refuses incremental with the fix named ----
 store.cli("db", "create", "circ", "--circular-logging")
