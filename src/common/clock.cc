@@ -135,7 +135,14 @@ std::optional<Timestamp> ParseRfc3339(std::string_view s) {
   }
   if (p != s.size()) return std::nullopt;
   int64_t days = DaysFromCivil(Y, unsigned(M), unsigned(D));
-  return Timestamp{days * 86400 + h * 3600 + m * 60 + sec - offset, int32_t(nsec)};
+  int64_t utc = days * 86400 + h * 3600 + m * 60 + sec - offset;
+  // The offset can carry a year-0000 or year-9999 time outside what a 4-digit
+  // RFC 3339 year can say in UTC (as Go's time.MarshalJSON refuses): such a
+  // time could not be written back, so it is not accepted.
+  static const int64_t kMin = DaysFromCivil(0, 1, 1) * 86400;
+  static const int64_t kMax = DaysFromCivil(10000, 1, 1) * 86400 - 1;
+  if (utc < kMin || utc > kMax) return std::nullopt;
+  return Timestamp{utc, int32_t(nsec)};
 }
 
 std::string FormatLocal(Timestamp t) {

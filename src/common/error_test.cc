@@ -48,6 +48,11 @@ TEST(Clock, Rfc3339RoundTripsAndParsesOffsets) {
   EXPECT_EQ(*back, t);
   EXPECT_EQ(ParseRfc3339("1970-01-01T01:00:00+01:00")->sec, 0);
   EXPECT_EQ(ParseRfc3339("2001-09-09T01:46:40.5Z")->nsec, 500000000);
+  // A time whose UTC instant a 4-digit year cannot write back is refused
+  // (fuzz_tree found 0000-01-01T00:00:00.5+01:00 failing its round trip).
+  EXPECT_FALSE(ParseRfc3339("0000-01-01T00:00:00.5+01:00").has_value());
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:30:00-01:00").has_value());
+  EXPECT_TRUE(ParseRfc3339("0000-01-01T00:00:00Z").has_value());
   EXPECT_EQ(ParseRfc3339("0001-01-01T00:00:00Z")->sec, -62135596800);
   EXPECT_FALSE(ParseRfc3339("2020-13-01T00:00:00Z"));
   EXPECT_EQ(FormatRfc3339Utc({0, 0}), "1970-01-01T00:00:00Z");
