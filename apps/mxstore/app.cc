@@ -94,27 +94,22 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(num("engine.write_buffer_size", &c.write_buffer_size));
   MX_CHECK(num("engine.min_blob_size", &c.min_blob_size));
   MX_CHECK(str("log.level", &c.log_level));
-  mode.clear();
-  MX_CHECK(str("lmtp.unix_socket_mode", &mode));
-  if (!mode.empty()) {
+  // Socket modes are octal strings ("0660"): TOML has no octal-looking integers.
+  auto octal_mode = [&](const char* key, int* out) -> Status {
+    std::string text;
+    MX_CHECK(str(key, &text));
+    if (text.empty()) return Ok();
     char* end = nullptr;
-    long m = std::strtol(mode.c_str(), &end, 8);
-    if (end == mode.c_str() || *end != '\0' || m < 0 || m > 0777)
-      return Error(Code::kConfig, "invalid value", path + ": lmtp.unix_socket_mode", "'" + mode + "'",
+    long m = std::strtol(text.c_str(), &end, 8);
+    if (end == text.c_str() || *end != '\0' || m < 0 || m > 0777)
+      return Error(Code::kConfig, "invalid value", path + ": " + key, "'" + text + "'",
                    "give an octal mode as a string, e.g. \"0660\"");
-    c.lmtp_unix_mode = static_cast<int>(m);
-  }
+    *out = static_cast<int>(m);
+    return Ok();
+  };
+  MX_CHECK(octal_mode("lmtp.unix_socket_mode", &c.lmtp_unix_mode));
   MX_CHECK(str("lmtp.unix_socket_group", &c.lmtp_unix_group));
-  mode.clear();
-  MX_CHECK(str("backup.unix_socket_mode", &mode));
-  if (!mode.empty()) {
-    char* end = nullptr;
-    long m = std::strtol(mode.c_str(), &end, 8);
-    if (end == mode.c_str() || *end != '\0' || m < 0 || m > 0777)
-      return Error(Code::kConfig, "invalid value", path + ": backup.unix_socket_mode", "'" + mode + "'",
-                   "give an octal mode as a string, e.g. \"0600\"");
-    c.backup_unix_mode = static_cast<int>(m);
-  }
+  MX_CHECK(octal_mode("backup.unix_socket_mode", &c.backup_unix_mode));
   return c;
 }
 

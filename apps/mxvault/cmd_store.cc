@@ -103,11 +103,6 @@ std::string RecordText(const pb::BackupRecord& r) {
   return r.time() + " (log " + std::to_string(r.log_number()) + ", seq " + std::to_string(r.sequence()) + ")";
 }
 
-nlohmann::json RecordJson(const pb::BackupRecord& r) {
-  if (r.session().empty()) return nullptr;
-  return {{"time", r.time()}, {"log_number", r.log_number()}, {"sequence", r.sequence()}, {"session", r.session()}};
-}
-
 Status RunWriters(Globals& g, const std::string& address, const StoreClientArgs& ca) {
   auto addr = MX_TRY(vault::ParseStoreAddress(address, false));
   auto copts = MX_TRY(MakeClientOptions(ca));
@@ -119,8 +114,8 @@ Status RunWriters(Globals& g, const std::string& address, const StoreClientArgs&
       nlohmann::json j = {{"database", w.database()}, {"state", w.state()}, {"failed_step", w.failed_step()},
                           {"last_error", w.last_error()}, {"mounted", w.mounted()},
                           {"circular_logging", w.circular_logging()},
-                          {"last_full", RecordJson(w.last_full())}, {"last_incremental", RecordJson(w.last_incremental())},
-                          {"last_differential", RecordJson(w.last_differential())}, {"last_copy", RecordJson(w.last_copy())}};
+                          {"last_full", vault::BackupRecordJson(w.last_full())}, {"last_incremental", vault::BackupRecordJson(w.last_incremental())},
+                          {"last_differential", vault::BackupRecordJson(w.last_differential())}, {"last_copy", vault::BackupRecordJson(w.last_copy())}};
       if (w.has_holder())
         j["holder"] = {{"session", w.holder().session_id()}, {"client", w.holder().client()}, {"started", w.holder().started()}};
       out.push_back(j);
@@ -151,58 +146,72 @@ Status RunPrecheck(Globals& g, const std::string& address, const StoreClientArgs
   auto copts = MX_TRY(MakeClientOptions(ca));
   auto client = MX_TRY(vault::StoreClient::Connect(addr, copts));
   nlohmann::json steps = nlohmann::json::array();
-  auto step = [&](const std::string& name, const Status& s, const std::string& detail) -> Status {
-    steps.push_back({{"step", name}, {"ok", s.ok()}, {"detail", s.ok() ? detail : s.error().Message()}});
-    if (!g.json) printf("%-26s %s%s%s\n", name.c_str(), s.ok() ? "ok" : "FAILED", detail.empty() && s.ok() ? "" : ": ",
-                        s.ok() ? detail.c_str() : s.error().Message().c_str());
-    return s;
+  auto record = [&](const std::string& name, bool ok, const std::string& detail) {
+    steps.push_back({{"step", name}, {"ok", ok}, {"detail", detail}});
+    if (!g.json) printf("%-30s %s%s%s\n", name.c_str(), ok ? "ok" : "FAILED", detail.empty() ? "" : ": ", detail.c_str());
   };
-  auto finish = [&](Status s) -> Status {
-    if (g.json) printf("%s\n", nlohmann::json({{"steps", steps}, {"ok", s.ok()}}).dump(2).c_str());
-    return s;
+  auto passed = [&](const std::string& name, const std::string& detail) { record(name, true, detail); };
+  // The first blocker ends the precheck: printed as a step, returned as the error.
+  auto blocked = [&](const std::string& name, const Error& e) -> Status {
+    record(name, false, e.Message());
+    if (g.json) printf("%s\n", nlohmann::json({{"steps", steps}, {"ok", false}}).dump(2).c_str());
+    return e;
   };
-  // 1. connect + authenticate (+ mount and writer state)
+  // 1. connect and authenticate; the writer list gives mount and writer state.
   auto writers = client->ListWriters();
-  if (Status s = step("connect, authenticate", writers.ok() ? Ok() : Status(writers.error()), addr.Peer()); !s.ok())
-    return finish(s);
+  if (!writers.ok()) return blocked("connect, authenticate", writers.error());
+  passed("connect, authenticate", addr.Peer());
   const pb::WriterInfo* w = nullptr;
   for (const auto& x : writers->writers())
     if (x.database() == addr.database) w = &x;
   if (!w)
-    return finish(step("database exists", Error(Code::kDatabaseNotFound, "no such database", addr.database, "the store has no database of this name", "`mxvault writers` lists them"), ""));
-  if (Status s = step("database mounted", w->mounted() ? Ok() : Status(Error(Code::kDatabaseNotMounted, "database is dismounted", addr.database, "", "mount it with `mxstore db mount " + addr.database + "`")), ""); !s.ok())
-    return finish(s);
-  bool stable = w->state() == "stable" || w->state() == "failed";
-  if (Status s = step("writer state", stable ? Ok() : Status(Error(Code::kBackupInProgress, "a backup session holds the database", addr.database, "state " + w->state() + (w->has_holder() ? ", session " + w->holder().session_id() + " from " + w->holder().client() : ""), "wait for it to end")), w->state() + (w->last_error().empty() ? "" : " (last error: " + w->last_error() + ")")); !s.ok())
-    return finish(s);
+    return blocked("database exists",
+                   Error(Code::kDatabaseNotFound, "no such database", addr.database,
+                         "the store has no database of this name", "`mxvault writers` lists them"));
+  if (!w->mounted())
+    return blocked("database mounted",
+                   Error(Code::kDatabaseNotMounted, "cannot back up the database", addr.database, "it is dismounted",
+                         "mount it with `mxstore db mount " + addr.database + "`"));
+  passed("database mounted", "");
+  if (w->has_holder())
+    return blocked("writer state",
+                   Error(Code::kBackupInProgress, "a backup session holds the database", addr.database,
+                         "state " + w->state() + ", session " + w->holder().session_id() + " from " +
+                             w->holder().client() + " since " + w->holder().started(),
+                         "wait for that session to end, then run the precheck again"));
+  passed("writer state", w->state() + (w->last_error().empty() ? "" : " (last error: " + w->last_error() + ")"));
+
   // 2. the store's own checks for this type (circular logging, base, chain),
-  //    then a dry-run freeze and thaw.
-  pb::BackupType t = type == "incremental" ? pb::INCREMENTAL : type == "differential" ? pb::DIFFERENTIAL : type == "copy" ? pb::COPY : pb::FULL;
+  //    free space, then a dry-run freeze and thaw.
+  pb::BackupType t = MX_TRY(vault::ParseBackupType(type));
   vault::StoreSession session(*client);
   auto begin = session.Begin(addr.database, t, pb::SNAPSHOT, true);
-  if (Status s = step("circular logging, log chain", begin.ok() ? Ok() : Status(begin.error()), begin.ok() && !begin->base().session().empty() ? "base: session " + begin->base().session() + ", log " + std::to_string(begin->base().log_number()) : "type " + type); !s.ok())
-    return finish(s);
-  std::string free_text = begin->database_dir_free().empty() ? "unknown" : HumanBytes(std::stoull(begin->database_dir_free())) + " free";
-  step("free space for a checkpoint", Ok(), free_text);
-  Status fr = session.Freeze(hold_ms > 0 ? uint32_t(hold_ms) + 60000 : 2000);
-  uint64_t held = 0;
-  if (fr.ok() && hold_ms > 0) {
+  if (!begin.ok()) return blocked("circular logging, log chain", begin.error());
+  const auto& base = begin->base();
+  passed("circular logging, log chain",
+         base.session().empty() ? "type " + type
+                                : "base: session " + base.session() + ", log " + std::to_string(base.log_number()));
+  const std::string& free_bytes = begin->database_dir_free();
+  passed("free space for a checkpoint", free_bytes.empty() ? "unknown" : HumanBytes(std::stoull(free_bytes)) + " free");
+  // The store caps any freeze at its own deadline, whatever is asked here.
+  Status frozen = session.Freeze(hold_ms > 0 ? uint32_t(hold_ms) + 60000 : 2000);
+  if (!frozen.ok()) return blocked("dry-run freeze and thaw", frozen.error());
+  if (hold_ms > 0) {
     // A rehearsal of a slow snapshot: commits stay blocked this long (never
     // past the store's freeze deadline, after which it thaws by itself).
     if (!g.json) printf("frozen; holding for %d ms\n", hold_ms);
     fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
   }
-  if (fr.ok()) {
-    auto th = session.Thaw();
-    if (th.ok()) held = *th;
-    else fr = th.error();
-  }
-  if (Status s = step("dry-run freeze and thaw", fr, "commits held " + std::to_string(held / 1000.0).substr(0, 6) + " ms"); !s.ok())
-    return finish(s);
+  auto held = session.Thaw();
+  if (!held.ok()) return blocked("dry-run freeze and thaw", held.error());
+  char held_text[64];
+  std::snprintf(held_text, sizeof(held_text), "commits held %.3f ms", double(*held) / 1000.0);
+  passed("dry-run freeze and thaw", held_text);
   (void)session.End(false);
-  if (!g.json) printf("precheck passed: a %s backup of %s can start\n", type.c_str(), addr.text.c_str());
-  return finish(Ok());
+  if (g.json) printf("%s\n", nlohmann::json({{"steps", steps}, {"ok", true}}).dump(2).c_str());
+  else printf("precheck passed: a %s backup of %s can start\n", type.c_str(), addr.text.c_str());
+  return Ok();
 }
 
 }  // namespace

@@ -19,6 +19,12 @@ const CodeInfo* AllCodes(size_t* count) {
   return kCodes;
 }
 
+Code CodeFromSymbol(std::string_view symbol) {
+  for (const auto& c : kCodes)
+    if (symbol == c.symbol) return c.code;
+  return Code::kInternal;
+}
+
 std::string Error::hint() const {
   return hint_.empty() ? std::string(Describe(code_).hint) : hint_;
 }

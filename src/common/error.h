@@ -34,6 +34,8 @@ struct CodeInfo {
 const CodeInfo& Describe(Code code);
 /// Every row, in table order.
 const CodeInfo* AllCodes(size_t* count);
+/// The code whose symbol is `symbol` (as a peer sent it); INTERNAL if none.
+Code CodeFromSymbol(std::string_view symbol);
 
 class Error {
  public:

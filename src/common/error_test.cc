@@ -26,7 +26,9 @@ TEST(Error, CodesAreUniqueAndDocumented) {
     EXPECT_TRUE(symbols.insert(codes[i].symbol).second) << codes[i].symbol;
     EXPECT_GT(std::string(codes[i].hint).size(), 10u);
     EXPECT_EQ(&Describe(codes[i].code), &codes[i]);
+    EXPECT_EQ(CodeFromSymbol(codes[i].symbol), codes[i].code);  // what a peer sends maps back
   }
+  EXPECT_EQ(CodeFromSymbol("NO_SUCH_SYMBOL"), Code::kInternal);
 }
 
 Result<int> Half(int x) {

@@ -4,7 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <vector>
+
+#include "common/crc32c.h"
 
 namespace mx {
 
@@ -83,6 +88,31 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode)
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot replace", path, errno);
   size_t slash = path.rfind('/');
   return SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+Result<uint32_t> FileCrc32c(const std::string& path, uint64_t limit, uint64_t* size) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("cannot open", path, errno);
+  std::vector<uint8_t> buf(1 << 20);
+  uint32_t crc = 0;
+  uint64_t done = 0;
+  while (done < limit) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - done));
+    ssize_t n = read(fd.get(), buf.data(), want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    crc = Crc32cExtend(crc, buf.data(), size_t(n));
+    done += uint64_t(n);
+  }
+  if (limit != UINT64_MAX && done < limit)
+    return Error(Code::kIo, "cannot read", path,
+                 "the file has " + std::to_string(done) + " bytes, " + std::to_string(limit) + " were expected",
+                 "the file was cut short; check the disk");
+  if (size) *size = done;
+  return crc;
 }
 
 Status SyncDir(const std::string& dir) {

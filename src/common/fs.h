@@ -38,6 +38,9 @@ Status WriteFull(int fd, const uint8_t* buf, size_t n, int64_t offset, const std
 /// it, renames it over `path` and fsyncs the directory. A crash leaves the
 /// old or the new file, never a mix.
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0600);
+/// CRC-32C of the file's first `limit` bytes (all of it by default);
+/// `size` gets the bytes read. A file shorter than `limit` is an IO_ERROR.
+Result<uint32_t> FileCrc32c(const std::string& path, uint64_t limit = UINT64_MAX, uint64_t* size = nullptr);
 /// fsync of a directory, so a rename inside it is durable.
 Status SyncDir(const std::string& dir);
 /// mkdir -p with `mode` for created directories.

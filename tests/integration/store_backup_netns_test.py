@@ -14,14 +14,16 @@ usage: store_backup_netns_test.py BUILD_BIN_DIR (or the mxstore binary in it)"""
 
 import json
 import os
+import random
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from mxstore import Checks, Store  # noqa: E402
+from mxstore import Checks, Store, make_message  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
 if os.path.isfile(BIN):
@@ -75,6 +77,25 @@ def setup(store_v4, store_v6):
         f.write("127.0.0.1 localhost\n%s %s\n%s %s\n" % (V6_S, NAME, V4_S, NAME))
 
 
+def db01_holder(store):
+    """The session holding db01 (from `mxvault writers` over the Unix socket), or None."""
+    w = subprocess.run([MXVAULT, "--json", "writers", "unix://" + store.unix_backup(), "--token-file", store.token_file],
+                       env=ENV, capture_output=True, text=True, timeout=30)
+    if w.returncode != 0:
+        raise RuntimeError("mxvault writers failed: " + w.stderr.strip())
+    return next((x["holder"] for x in json.loads(w.stdout)["writers"] if x["database"] == "db01" and x.get("holder")), None)
+
+
+def wait_for(cond, tries, pause):
+    """cond()'s first truthy value within `tries` polls (bounded), else None."""
+    for _ in range(tries):
+        v = cond()
+        if v:
+            return v
+        time.sleep(pause)
+    return None
+
+
 check = Checks()
 try:
     setup(True, True)
@@ -113,9 +134,6 @@ try:
             continue
 
         # The link drops mid-stream: first enough mail to stream for seconds.
-        import random
-        import smtplib
-        from mxstore import make_message
         rng = random.Random(7)
         c = smtplib.LMTP(store.lmtp_addr[0], timeout=30)
         for i in range(40):
@@ -124,15 +142,7 @@ try:
         before = sorted(l["number"] for l in store.cli("db", "logs", "db01", json_out=True)["logs"] if l["archived"])
         p = subprocess.Popen(["ip", "netns", "exec", NS_C, MXVAULT, "backup", "store://%s:7411/db01" % NAME, "--type", "copy",
                               "--limit-download", "256"] + auth, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        holder = None
-        for _ in range(100):
-            w = subprocess.run([MXVAULT, "--json", "writers", "unix://" + store.unix_backup(), "--token-file", store.token_file],
-                               env=ENV, capture_output=True, text=True, timeout=30)
-            ws = json.loads(w.stdout)["writers"] if w.returncode == 0 else []
-            holder = next((x.get("holder") for x in ws if x["database"] == "db01" and x.get("holder")), None)
-            if holder:
-                break
-            time.sleep(0.05)
+        holder = wait_for(lambda: db01_holder(store), 100, 0.05)
         check("a throttled backup is streaming over TCP", holder is not None and p.poll() is None, p.poll())
         in_ns(NS_C, "ip", "link", "set", "vc" + TAG, "down")
         t0 = time.time()
@@ -144,16 +154,8 @@ try:
         took = time.time() - t0
         check("dropped link: the client fails (%.1f s) with SESSION_LOST" % took, p.returncode != 0 and "SESSION_LOST" in err, err)
         check("... naming the address and the cause", ("7411" in err) and ("lost" in err or "unavailable" in err.lower()), err)
-        ended = False
-        for _ in range(200):
-            w = subprocess.run([MXVAULT, "--json", "writers", "unix://" + store.unix_backup(), "--token-file", store.token_file],
-                               env=ENV, capture_output=True, text=True, timeout=30)
-            ws = json.loads(w.stdout)["writers"] if w.returncode == 0 else []
-            if ws and not any(x.get("holder") for x in ws):
-                ended = True
-                break
-            time.sleep(0.1)
-        check("the store ends the session by itself (keepalive)", ended, ws)
+        ended = wait_for(lambda: db01_holder(store) is None, 200, 0.1)
+        check("the store ends the session by itself (keepalive)", ended, db01_holder(store))
         after = sorted(l["number"] for l in store.cli("db", "logs", "db01", json_out=True)["logs"] if l["archived"])
         check("nothing truncated", set(before) <= set(after), (before, after))
         in_ns(NS_C, "ip", "link", "set", "vc" + TAG, "up")

@@ -146,12 +146,31 @@ rocksdb::Options EngineOptions(const DatabaseOptions& o, bool circular) {
   return opt;
 }
 
-}  // namespace
-
 int64_t NowMicros() {
   Timestamp t = Now();
   return t.sec * 1000000 + t.nsec / 1000;
 }
+
+/// The whole-file CRC-32C RocksDB recorded in the MANIFEST for each live
+/// table and blob file (file checksums on from creation), by file number.
+/// Files written without one (not by this store) are left out.
+rocksdb::Status RecordedCrcs(rocksdb::DB* db, std::map<uint64_t, uint32_t>* out) {
+  std::unique_ptr<rocksdb::FileChecksumList> list(rocksdb::NewFileChecksumList());
+  rocksdb::Status s = db->GetLiveFilesChecksumInfo(list.get());
+  std::vector<uint64_t> numbers;
+  std::vector<std::string> sums, funcs;
+  if (s.ok()) s = list->GetAllFileChecksums(&numbers, &sums, &funcs);
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (funcs[i] != rocksdb::kStandardDbFileChecksumFuncName || sums[i].size() != 4) continue;
+    // Stored big-endian (PutBigEndian32 in RocksDB's crc32c generator).
+    const auto* b = reinterpret_cast<const uint8_t*>(sums[i].data());
+    (*out)[numbers[i]] = (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
+  }
+  return s;
+}
+
+}  // namespace
 
 std::string BodyIdHex(const BodyId& id) { return ToHex(id.data(), id.size()); }
 
@@ -854,18 +873,9 @@ Result<FileSet> Database::LiveFiles() {
 
 Result<std::map<uint64_t, uint32_t>> Database::RecordedChecksums() {
   MX_OP();
-  std::unique_ptr<rocksdb::FileChecksumList> list(rocksdb::NewFileChecksumList());
-  rocksdb::Status s = db_->GetLiveFilesChecksumInfo(list.get());
-  std::vector<uint64_t> numbers;
-  std::vector<std::string> sums, funcs;
-  if (s.ok()) s = list->GetAllFileChecksums(&numbers, &sums, &funcs);
-  if (!s.ok()) return Engine("cannot read the recorded file checksums of database '" + header_.name + "'", dir_, s);
   std::map<uint64_t, uint32_t> out;
-  for (size_t i = 0; i < numbers.size(); ++i) {
-    if (funcs[i] != rocksdb::kStandardDbFileChecksumFuncName || sums[i].size() != 4) continue;
-    const auto* b = reinterpret_cast<const uint8_t*>(sums[i].data());
-    out[numbers[i]] = (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
-  }
+  rocksdb::Status s = RecordedCrcs(db_.get(), &out);
+  if (!s.ok()) return Engine("cannot read the recorded file checksums of database '" + header_.name + "'", dir_, s);
   return out;
 }
 
@@ -1006,34 +1016,24 @@ void CheckFileChecksums(rocksdb::DB* db, const std::string& rdir, std::vector<st
     if (s.ok()) s = reader.VerifyChecksum();
     if (!s.ok()) damage->push_back(path + ": " + s.ToString());
   }
-  std::unique_ptr<rocksdb::FileChecksumList> list(rocksdb::NewFileChecksumList());
-  rocksdb::Status s = db->GetLiveFilesChecksumInfo(list.get());
-  std::vector<uint64_t> numbers;
-  std::vector<std::string> sums, funcs;
-  if (s.ok()) s = list->GetAllFileChecksums(&numbers, &sums, &funcs);
+  std::map<uint64_t, uint32_t> recorded;
+  rocksdb::Status s = RecordedCrcs(db, &recorded);
   if (!s.ok()) {
     damage->push_back("engine: cannot read the recorded file checksums: " + s.ToString());
     return;
   }
-  for (size_t i = 0; i < numbers.size(); ++i) {
-    auto it = paths.find(numbers[i]);
+  for (const auto& [number, want] : recorded) {
+    auto it = paths.find(number);
     if (it == paths.end()) continue;
-    if (funcs[i] != rocksdb::kStandardDbFileChecksumFuncName || sums[i].size() != 4)
-      continue;  // written without a checksum (not by this store)
     const std::string& path = it->second;
-    auto data = ReadFile(path);
-    if (!data.ok()) {
-      damage->push_back(path + ": " + data.error().cause());
+    auto crc = FileCrc32c(path);
+    if (!crc.ok()) {
+      damage->push_back(path + ": " + crc.error().cause());
       continue;
     }
-    uint32_t crc = Crc32c(data->data(), data->size());
-    // RocksDB stores the CRC-32C big-endian (PutBigEndian32 in its helper).
-    std::string expect(4, '\0');
-    for (int k = 0; k < 4; ++k) expect[k] = static_cast<char>((crc >> (24 - 8 * k)) & 0xff);
-    if (expect != sums[i])
-      damage->push_back(path + ": whole-file checksum mismatch (recorded " +
-                        ToHex(reinterpret_cast<const uint8_t*>(sums[i].data()), 4) + ", computed " +
-                        ToHex(reinterpret_cast<const uint8_t*>(expect.data()), 4) + ")");
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "(recorded %08x, computed %08x)", want, *crc);
+    if (*crc != want) damage->push_back(path + ": whole-file checksum mismatch " + buf);
   }
   if (damage->size() == before) {
     // Belt and braces: RocksDB's own pass over every table.

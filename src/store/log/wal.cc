@@ -257,9 +257,10 @@ std::string FindChainGap(const std::vector<WalFileInfo>& logs) {
 }
 
 std::string MakeCommitStamp(const std::string& identity_hex, int64_t time_us) {
+  // On every commit: one hex decode of a 32-digit identity.
   std::string out = "MX\x01";
-  for (size_t i = 0; i + 1 < identity_hex.size() && out.size() < 3 + 16; i += 2)
-    out.push_back(static_cast<char>(std::stoi(identity_hex.substr(i, 2), nullptr, 16)));
+  auto id = FromHex(identity_hex);
+  if (id) out.append(id->begin(), id->begin() + std::min<size_t>(id->size(), 16));
   out.resize(3 + 16, '\0');
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((uint64_t(time_us) >> (8 * i)) & 0xff));
   return out;

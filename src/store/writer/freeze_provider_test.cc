@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "store/db/store.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace mx::store {
 namespace {
@@ -16,31 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-std::string Msg(int i) {
-  std::string m = "Subject: " + std::to_string(i) + "\r\n\r\n";
-  while (m.size() < 3000) m += "text " + std::to_string(static_cast<uint64_t>(i) * 7919 + m.size()) + "\r\n";
-  return m;
-}
-
-class FreezeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.data_dir = dir_.path() + "/data";
-    o.database.write_buffer_size = 64 << 10;
-    auto s = Store::Open(o);
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->CreateDatabase("db01", false).ok());
-    ASSERT_TRUE(store_->CreateMailbox("a@example.test", "db01").ok());
-    db_ = store_->Get("db01");
-  }
-  bool Deliver(int i) { return store_->Deliver({"a@example.test"}, Msg(i), 1, 0)[0].uid.ok(); }
-
-  test::TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::shared_ptr<Database> db_;
-};
+using FreezeTest = test::StoreFixture;
 
 TEST_F(FreezeTest, CommitDuringFreezeWaitsAndCompletesAfterThaw) {
   ASSERT_TRUE(db_->Freeze(milliseconds(5000)).ok());

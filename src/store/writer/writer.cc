@@ -1,7 +1,5 @@
 #include "store/writer/writer.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,22 +19,6 @@ bool IsLogChainType(BackupType t) { return t == BackupType::kIncremental || t ==
 
 std::string HolderText(const SessionHolder& h) {
   return "session " + h.session_id + " from " + h.client + ", started " + h.started;
-}
-
-/// CRC-32C of the first `size` bytes of `path`.
-Result<uint32_t> FileCrc(const std::string& path, uint64_t size) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("cannot open for the backup", path, errno);
-  std::vector<uint8_t> buf(1 << 20);
-  uint32_t crc = 0;
-  uint64_t done = 0;
-  while (done < size) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
-    MX_CHECK(PreadFull(fd.get(), buf.data(), n, done, path));
-    crc = Crc32cExtend(crc, buf.data(), n);
-    done += n;
-  }
-  return crc;
 }
 
 uint64_t NumberOf(const std::string& name) {
@@ -98,8 +80,7 @@ Result<BackupSet> Writer::Begin(const SessionHolder& who, BackupType type, Backu
   if (IsLogChainType(type)) {
     if (h.circular_logging)
       return Error(Code::kCircularLogging,
-                   std::string("cannot take an ") + (type == BackupType::kIncremental ? "incremental" : "differential") +
-                       " backup of database '" + database_ + "'",
+                   std::string("cannot take an ") + BackupTypeName(type) + " backup of database '" + database_ + "'",
                    database_, "circular logging is on, so the logs it needs are deleted",
                    "run `mxstore db set " + database_ + " --circular-logging off`, then a full backup; "
                    "or take a full or copy backup");
@@ -128,21 +109,17 @@ Result<BackupSet> Writer::Begin(const SessionHolder& who, BackupType type, Backu
   state_ = "waiting_for_freeze";
   failed_step_.clear();
   Session* sess = session_.get();
-  if (dry_run) {
-    BackupSet set;
-    set.holder = who;
-    set.type = type;
-    set.method = method;
-    set.database = database_;
-    set.identity = h.identity;
-    set.log_chain = h.log_chain;
-    set.base = base;
-    sess->set = set;
-    return set;
-  }
-  l.unlock();  // the prepare copies files; ListWriters must not wait for it
+  // What every session knows before any file is taken; Prepare adds the files.
+  sess->set.holder = who;
+  sess->set.type = type;
+  sess->set.method = method;
+  sess->set.database = database_;
+  sess->set.identity = h.identity;
+  sess->set.log_chain = h.log_chain;
   sess->set.base = base;
-  auto set = Prepare(*sess, type, method, deadline);
+  if (dry_run) return sess->set;
+  l.unlock();  // the prepare copies files; ListWriters must not wait for it
+  auto set = Prepare(*sess, deadline);
   l.lock();
   if (!session_ || session_.get() != sess) {
     return Error(Code::kSessionLost, "backup session " + who.session_id + " ended while it was prepared", database_,
@@ -159,12 +136,12 @@ Result<BackupSet> Writer::Begin(const SessionHolder& who, BackupType type, Backu
   return *set;
 }
 
-Result<BackupSet> Writer::Prepare(Session& s, BackupType type, BackupMethod method,
-                                  std::chrono::milliseconds deadline) {
+Result<BackupSet> Writer::Prepare(Session& s, std::chrono::milliseconds deadline) {
+  const BackupType type = s.set.type;
   Database& db = *s.db;
   std::string dbdir = db.dir();
   std::string rdir = dbdir + "/rocksdb";
-  if (method == BackupMethod::kSnapshot)
+  if (s.set.method == BackupMethod::kSnapshot)
     s.provider = std::make_unique<CheckpointFreezeProvider>(dbdir + "/checkpoint." + s.holder.session_id);
   else
     s.provider = std::make_unique<PinnedFreezeProvider>();
@@ -173,15 +150,7 @@ Result<BackupSet> Writer::Prepare(Session& s, BackupType type, BackupMethod meth
     std::lock_guard<std::mutex> l(mu_);
     if (state_ == "waiting_for_freeze") state_ = "waiting_for_post_snapshot";
   }
-  DatabaseHeader h = db.Header();
-  BackupSet set;
-  set.holder = s.holder;
-  set.type = type;
-  set.method = method;
-  set.database = database_;
-  set.identity = h.identity;
-  set.log_chain = h.log_chain;
-  set.base = s.set.base;
+  BackupSet set = s.set;
   set.commits_blocked = frozen.commits_blocked;
   set.sequence = frozen.files.sequence;
 
@@ -204,9 +173,9 @@ Result<BackupSet> Writer::Prepare(Session& s, BackupType type, BackupMethod meth
     if (info.gap_inside)
       return Error(Code::kLogChainBroken, "log " + std::to_string(info.number) + " of database '" + database_ + "' has a gap",
                    path, "a write batch does not follow on from the one before", "take a full backup to start a new chain");
-    if (!info.identity.empty() && info.identity != h.identity)
+    if (!info.identity.empty() && info.identity != set.identity)
       return Error(Code::kLogChainBroken, "log " + std::to_string(info.number) + " belongs to another database",
-                   path, "its commit stamps name database " + info.identity + ", not " + h.identity,
+                   path, "its commit stamps name database " + info.identity + ", not " + set.identity,
                    "remove logs copied from another database from the archive");
     BackupFile b;
     b.name = path.substr(path.rfind('/') + 1);
@@ -254,7 +223,7 @@ Result<BackupSet> Writer::Prepare(Session& s, BackupType type, BackupMethod meth
         if ((f.kind == "table" || f.kind == "blob") && it != checksums.end() && !f.trim_to_size)
           b.crc32c = it->second;  // recorded when the file was written: catches damage since
         else
-          b.crc32c = MX_TRY(FileCrc(b.path, b.size));
+          b.crc32c = MX_TRY(FileCrc32c(b.path, b.size));
       }
       set.files.push_back(std::move(b));
     }
@@ -343,11 +312,6 @@ Result<std::vector<BackupFile>> Writer::Files(const std::string& session) {
   if (!session_ || session_->holder.session_id != session)
     return Error(Code::kSessionLost, "no such backup session", session, "it ended", "begin a new session");
   return session_->set.files;
-}
-
-std::string Writer::Identity(const std::string& session) {
-  std::lock_guard<std::mutex> l(mu_);
-  return session_ ? session_->set.identity : std::string();
 }
 
 void Writer::AllFilesRead(const std::string& session) {

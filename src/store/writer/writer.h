@@ -96,9 +96,8 @@ class Writer {
   Result<std::chrono::microseconds> Thaw(const std::string& session);
   /// The session's file `name`, for reading; NOT_FOUND when not in the set.
   Result<BackupFile> File(const std::string& session, const std::string& name);
-  /// The session's files and the database identity.
+  /// The session's files.
   Result<std::vector<BackupFile>> Files(const std::string& session);
-  std::string Identity(const std::string& session);
   /// Every file was read: the writer waits for End.
   void AllFilesRead(const std::string& session);
   /// Marks the session failed at `step` with `error` (and keeps it held until
@@ -127,8 +126,8 @@ class Writer {
     bool frozen = false;
     std::chrono::steady_clock::time_point frozen_at;
   };
-  Result<BackupSet> Prepare(Session& s, BackupType type, BackupMethod method,
-                            std::chrono::milliseconds deadline);
+  /// Takes the file set of the session begun in `s.set` (type, method, base).
+  Result<BackupSet> Prepare(Session& s, std::chrono::milliseconds deadline);
   void SetFailed(const std::string& step, const Error& e);  // requires mu_
   void Release(Session& s);                                 // requires mu_
 

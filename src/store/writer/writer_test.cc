@@ -8,37 +8,16 @@
 #include <thread>
 
 #include "store/log/wal.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace mx::store {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::string Msg(int i) {
-  std::string m = "Subject: " + std::to_string(i) + "\r\n\r\n";
-  while (m.size() < 2000) m += "line " + std::to_string(static_cast<uint64_t>(i) * 31 + m.size()) + "\r\n";
-  return m;
-}
-
-class WriterTest : public ::testing::Test {
+class WriterTest : public test::StoreFixture {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.data_dir = dir_.path() + "/data";
-    o.database.write_buffer_size = 64 << 10;
-    o.dismount_bound = milliseconds(5000);
-    auto s = Store::Open(o);
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->CreateDatabase("db01", false).ok());
-    ASSERT_TRUE(store_->CreateMailbox("a@example.test", "db01").ok());
-  }
-  bool Deliver(int i) { return store_->Deliver({"a@example.test"}, Msg(i), 1, 0)[0].uid.ok(); }
   SessionHolder Who(const std::string& id) { return {id, "test", "now"}; }
-
-  test::TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 // The field's deadlock, repeated: a commit arrives during the freeze, the
@@ -88,8 +67,11 @@ TEST_F(WriterTest, IncrementalNeedsAFullAndCompleteTruncatesCoveredLogs) {
   ASSERT_TRUE(done.ok()) << done.error().Full();
   auto logs = ListWalPaths(store_->DatabaseDir("db01").value() + "/rocksdb");
   ASSERT_TRUE(logs.ok());
-  for (const auto& l : *logs)
-    if (l.archived) EXPECT_GE(l.number, full->newest_log) << "archived log " << l.number << " survived the full";
+  for (const auto& l : *logs) {
+    if (l.archived) {
+      EXPECT_GE(l.number, full->newest_log) << "archived log " << l.number << " survived the full";
+    }
+  }
   for (int i = 200; i < 400; ++i) ASSERT_TRUE(Deliver(i));
   auto i1 = w.Begin(Who("i1"), BackupType::kIncremental, BackupMethod::kStreaming, milliseconds(1000), false);
   ASSERT_TRUE(i1.ok()) << i1.error().Full();

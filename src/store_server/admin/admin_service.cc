@@ -13,12 +13,7 @@ json ErrorToJson(const Error& e) {
 }
 
 Error ErrorFromJson(const json& j) {
-  std::string symbol = j.value("symbol", "INTERNAL");
-  size_t n = 0;
-  const CodeInfo* all = AllCodes(&n);
-  Code code = Code::kInternal;
-  for (size_t i = 0; i < n; ++i)
-    if (symbol == all[i].symbol) code = all[i].code;
+  Code code = CodeFromSymbol(j.value("symbol", "INTERNAL"));
   return Error(code, j.value("what", ""), j.value("object", ""), j.value("cause", ""), j.value("hint", ""));
 }
 

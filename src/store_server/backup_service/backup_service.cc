@@ -44,6 +44,11 @@ std::string Crc32Hex(uint32_t v) {
   return buf;
 }
 
+Error NotBegun(const std::string& request, const std::string& peer) {
+  return Error(Code::kProtocol, request + " refused", peer, "the session has not begun: Begin must come first",
+               "run the same version of mxvault and mxstore");
+}
+
 Result<store::BackupType> TypeFrom(pb::BackupType t) {
   switch (t) {
     case pb::FULL: return store::BackupType::kFull;
@@ -116,6 +121,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
   std::string database;
   bool ended = false;
   size_t files_total = 0;
+  std::string identity;  // the database's, from Begin
   std::set<std::string> files_read;
   // Whatever way this function returns, an open session ends with it.
   struct Guard {
@@ -155,7 +161,8 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         if (!type.ok()) return fail(type.error());
         store::BackupMethod method = b.method() == pb::STREAMING ? store::BackupMethod::kStreaming : store::BackupMethod::kSnapshot;
         // Known databases only get a writer (a client cannot grow the registry).
-        if (auto known = store_->DatabaseDir(database); !known.ok())
+        auto dir = store_->DatabaseDir(database);
+        if (!dir.ok())
           return fail(Error(Code::kDatabaseNotFound, "no such database", database, "the store has no database of this name",
                             "`mxvault writers` lists the store's databases"));
         store::SessionHolder who{RandomHex(8), ctx->peer(), FormatRfc3339(Now())};
@@ -169,6 +176,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         writer = &w;
         session = who.session_id;
         files_total = set->files.size();
+        identity = set->identity;
         log::Info("backup: session " + session + " began: " + store::BackupTypeName(*type) + " " +
                   store::BackupMethodName(method) + (b.dry_run() ? " dry run" : "") + " of '" + database + "' for " + ctx->peer() +
                   " (" + std::to_string(files_total) + " files, sequence " + std::to_string(set->sequence) + ")");
@@ -185,20 +193,17 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         o->set_first_seq(set->first_seq);
         o->set_commits_blocked_us(uint64_t(set->commits_blocked.count()));
         ToRecord(set->base, o->mutable_base());
-        if (auto dir = store_->DatabaseDir(database); dir.ok()) {
-          struct statvfs sv;
-          if (statvfs(dir->c_str(), &sv) == 0) o->set_database_dir_free(std::to_string(uint64_t(sv.f_bavail) * sv.f_frsize));
-        }
+        struct statvfs sv;
+        if (statvfs(dir->c_str(), &sv) == 0) o->set_database_dir_free(std::to_string(uint64_t(sv.f_bavail) * sv.f_frsize));
         if (!stream->Write(r)) return grpc::Status::OK;
         break;
       }
       case pb::SessionRequest::kListFiles: {
-        if (!writer) return fail(Error(Code::kProtocol, "ListFiles before Begin", "", "", "send Begin first"));
+        if (!writer) return fail(NotBegun("ListFiles", ctx->peer()));
         pb::SessionReply r;
         auto* o = r.mutable_files();
         auto files = writer->Files(session);
         if (!files.ok()) return fail(files.error());
-        std::string identity = writer->Identity(session);
         for (const auto& f : *files) {
           auto* fi = o->add_files();
           fi->set_name(f.name);
@@ -214,7 +219,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         break;
       }
       case pb::SessionRequest::kReadFile: {
-        if (!writer) return fail(Error(Code::kProtocol, "ReadFile before Begin", "", "", "send Begin first"));
+        if (!writer) return fail(NotBegun("ReadFile", ctx->peer()));
         auto f = writer->File(session, req.read_file().name());
         if (!f.ok()) return fail(f.error());
         uint32_t crc = 0;
@@ -234,10 +239,10 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         std::string buf;
         do {
           size_t n = static_cast<size_t>(std::min<uint64_t>(options_.chunk_size, f->size - done));
-          buf.resize(n);
           if (!f->contents.empty()) {
             buf.assign(f->contents, size_t(done), n);
-          } else if (n) {
+          } else {
+            buf.resize(n);
             Status rd = PreadFull(fd.get(), reinterpret_cast<uint8_t*>(buf.data()), n, done, f->path);
             if (!rd.ok()) {
               writer->Fail(session, "read", rd.error());
@@ -267,7 +272,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         break;
       }
       case pb::SessionRequest::kFreeze: {
-        if (!writer) return fail(Error(Code::kProtocol, "Freeze before Begin", "", "", "send Begin first"));
+        if (!writer) return fail(NotBegun("Freeze", ctx->peer()));
         auto ms = std::chrono::milliseconds(req.freeze().deadline_ms() ? req.freeze().deadline_ms() : options_.freeze_deadline.count());
         ms = std::min(ms, options_.freeze_deadline);  // a client never holds commits longer than the store allows
         Status s = writer->Freeze(session, ms);
@@ -278,7 +283,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         break;
       }
       case pb::SessionRequest::kThaw: {
-        if (!writer) return fail(Error(Code::kProtocol, "Thaw before Begin", "", "", "send Begin first"));
+        if (!writer) return fail(NotBegun("Thaw", ctx->peer()));
         auto held = writer->Thaw(session);
         if (!held.ok()) return fail(held.error());
         pb::SessionReply r;
@@ -287,7 +292,7 @@ grpc::Status BackupService::Session(grpc::ServerContext* ctx,
         break;
       }
       case pb::SessionRequest::kEnd: {
-        if (!writer) return fail(Error(Code::kProtocol, "End before Begin", "", "", "send Begin first"));
+        if (!writer) return fail(NotBegun("End", ctx->peer()));
         pb::SessionReply r;
         if (req.end().outcome() == pb::End::COMPLETE) {
           auto t = writer->Complete(session);

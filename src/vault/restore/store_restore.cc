@@ -1,6 +1,5 @@
 #include "vault/restore/store_restore.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,25 +55,6 @@ Result<json> LoadManifest(repo::Repository& repo, const Id& sid, const repo::Sna
     }
   }
   return Error(Code::kBadFormat, what, sid.Short(), "it has no backup.json", "");
-}
-
-Result<uint32_t> FileCrc(const std::string& path, uint64_t* size) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("cannot read the restored file", path, errno);
-  std::vector<uint8_t> buf(1 << 20);
-  uint32_t crc = 0;
-  *size = 0;
-  for (;;) {
-    ssize_t n = read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("cannot read the restored file", path, errno);
-    }
-    if (n == 0) break;
-    crc = Crc32cExtend(crc, buf.data(), size_t(n));
-    *size += uint64_t(n);
-  }
-  return crc;
 }
 
 }  // namespace
@@ -179,7 +159,7 @@ Result<StoreRestoreSummary> RestoreStoreChain(repo::Repository& repo, const Id& 
   for (const auto& [name, want] : expect) {
     std::string path = target + "/rocksdb/" + name;
     uint64_t size = 0;
-    uint32_t crc = MX_TRY(FileCrc(path, &size));
+    uint32_t crc = MX_TRY(FileCrc32c(path, UINT64_MAX, &size));
     if (crc != want.first || size != want.second) {
       char a[9], b[9];
       std::snprintf(a, sizeof(a), "%08x", crc);

@@ -19,20 +19,6 @@ using repo::Id;
 
 namespace {
 
-Result<pb::BackupType> TypeOf(const std::string& t) {
-  if (t == "full") return pb::FULL;
-  if (t == "incremental") return pb::INCREMENTAL;
-  if (t == "differential") return pb::DIFFERENTIAL;
-  if (t == "copy") return pb::COPY;
-  return Error(Code::kUsage, "unknown backup type", t, "", "use full, incremental, differential or copy");
-}
-
-nlohmann::json RecordJson(const pb::BackupRecord& r) {
-  if (r.session().empty()) return nullptr;
-  return {{"time", r.time()}, {"log_number", r.log_number()}, {"sequence", r.sequence()},
-          {"log_chain", r.log_chain()}, {"session", r.session()}};
-}
-
 repo::Node FileNode(const std::string& name, uint64_t size, std::vector<Id> content, Timestamp now) {
   repo::Node n;
   n.name = name;
@@ -65,7 +51,7 @@ Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& clie
                                        StoreBackupProgress* progress) {
   auto start = std::chrono::steady_clock::now();
   const std::string& database = client.address().database;
-  pb::BackupType type = MX_TRY(TypeOf(opts.type));
+  pb::BackupType type = MX_TRY(ParseBackupType(opts.type));
   pb::Method method = opts.method == "streaming" ? pb::STREAMING : pb::SNAPSHOT;
   StoreSession session(client);
   pb::BeginReply begin = MX_TRY(session.Begin(database, type, method, false));
@@ -181,7 +167,7 @@ Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& clie
                       {"first_log", begin.first_log()},
                       {"newest_log", begin.newest_log()},
                       {"commits_blocked_us", begin.commits_blocked_us()},
-                      {"base", RecordJson(begin.base())},
+                      {"base", BackupRecordJson(begin.base())},
                       {"time", FormatRfc3339(now)}};
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : listing.files())

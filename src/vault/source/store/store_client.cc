@@ -88,6 +88,20 @@ Result<StoreAddress> ParseStoreAddress(const std::string& text, bool need_databa
   return a;
 }
 
+Result<pb::BackupType> ParseBackupType(const std::string& t) {
+  if (t == "full") return pb::FULL;
+  if (t == "incremental") return pb::INCREMENTAL;
+  if (t == "differential") return pb::DIFFERENTIAL;
+  if (t == "copy") return pb::COPY;
+  return Error(Code::kUsage, "unknown backup type", t, "", "use full, incremental, differential or copy");
+}
+
+nlohmann::json BackupRecordJson(const pb::BackupRecord& r) {
+  if (r.session().empty()) return nullptr;
+  return {{"time", r.time()}, {"log_number", r.log_number()}, {"sequence", r.sequence()},
+          {"log_chain", r.log_chain()}, {"session", r.session()}};
+}
+
 Error CallError(const grpc::Status& s, const std::string& peer, const std::string& what) {
   std::string msg = s.error_message();
   switch (s.error_code()) {
@@ -114,12 +128,7 @@ Error CallError(const grpc::Status& s, const std::string& peer, const std::strin
 }
 
 Error FailureError(const pb::Failure& f) {
-  size_t n = 0;
-  const CodeInfo* all = AllCodes(&n);
-  Code code = Code::kInternal;
-  for (size_t i = 0; i < n; ++i)
-    if (f.code() == all[i].symbol) code = all[i].code;
-  return Error(code, f.what(), f.object(), f.cause(), f.hint());
+  return Error(CodeFromSymbol(f.code()), f.what(), f.object(), f.cause(), f.hint());
 }
 
 Result<std::unique_ptr<StoreClient>> StoreClient::Connect(const StoreAddress& address, const ClientOptions& o) {
@@ -206,13 +215,22 @@ Result<pb::SessionReply> StoreSession::Call(const pb::SessionRequest& req, const
   if (!stream_->Write(req)) return Lost(what);
   pb::SessionReply reply;
   if (!stream_->Read(&reply)) return Lost(what);
-  if (reply.has_failure()) {
-    done_ = true;
-    ctx_->TryCancel();
-    (void)stream_->Finish();
-    return FailureError(reply.failure());
-  }
+  if (reply.has_failure()) return Refused(reply.failure());
   return reply;
+}
+
+Error StoreSession::Refused(const pb::Failure& f) {
+  // The store ended the session after a Failure; close our side too.
+  done_ = true;
+  ctx_->TryCancel();
+  (void)stream_->Finish();
+  return FailureError(f);
+}
+
+Error StoreSession::Unexpected(const std::string& request, const pb::SessionReply& got) {
+  return Error(Code::kProtocol, "unexpected reply to " + request, client_.address().Peer(),
+               "reply type " + std::to_string(int(got.reply_case())),
+               "run the same version of mxvault and mxstore");
 }
 
 Result<pb::BeginReply> StoreSession::Begin(const std::string& database, pb::BackupType type, pb::Method method,
@@ -224,7 +242,7 @@ Result<pb::BeginReply> StoreSession::Begin(const std::string& database, pb::Back
   b->set_method(method);
   b->set_dry_run(dry_run);
   auto r = MX_TRY(Call(req, "cannot begin a backup of database '" + database + "'"));
-  if (!r.has_begin()) return Error(Code::kProtocol, "unexpected reply to Begin", client_.address().Peer(), "", "");
+  if (!r.has_begin()) return Unexpected("Begin", r);
   return r.begin();
 }
 
@@ -232,14 +250,14 @@ Result<pb::ListFilesReply> StoreSession::ListFiles() {
   pb::SessionRequest req;
   req.mutable_list_files();
   auto r = MX_TRY(Call(req, "cannot list the backup's files"));
-  if (!r.has_files()) return Error(Code::kProtocol, "unexpected reply to ListFiles", client_.address().Peer(), "", "");
+  if (!r.has_files()) return Unexpected("ListFiles", r);
   return r.files();
 }
 
 Status StoreSession::ReadFile(const std::string& name, const std::string& crc32c_hex,
                               const std::function<Status(const std::string&)>& sink) {
   std::string what = "cannot read " + name + " from the store";
-  if (done_) return Error(Code::kSessionLost, what, client_.address().Peer(), "the session already ended", "");
+  if (done_) return Error(Code::kSessionLost, what, client_.address().Peer(), "the session already ended", "begin a new session");
   pb::SessionRequest req;
   req.mutable_read_file()->set_name(name);
   if (!stream_->Write(req)) return Lost(what);
@@ -248,14 +266,13 @@ Status StoreSession::ReadFile(const std::string& name, const std::string& crc32c
   pb::SessionReply reply;
   for (;;) {
     if (!stream_->Read(&reply)) return Lost(what);
-    if (reply.has_failure()) {
-      done_ = true;
-      ctx_->TryCancel();
-      (void)stream_->Finish();
-      return FailureError(reply.failure());
-    }
-    if (!reply.has_chunk() || reply.chunk().name() != name || reply.chunk().offset() != offset)
-      return Error(Code::kProtocol, what, client_.address().Peer(), "a chunk out of order", "");
+    if (reply.has_failure()) return Refused(reply.failure());
+    if (!reply.has_chunk()) return Unexpected("ReadFile " + name, reply);
+    if (reply.chunk().name() != name || reply.chunk().offset() != offset)
+      return Error(Code::kProtocol, what, client_.address().Peer(),
+                   "got " + reply.chunk().name() + " at offset " + std::to_string(reply.chunk().offset()) +
+                       ", expected offset " + std::to_string(offset),
+                   "run the same version of mxvault and mxstore; run the backup again");
     const std::string& data = reply.chunk().data();
     crc = Crc32cExtend(crc, reinterpret_cast<const uint8_t*>(data.data()), data.size());
     offset += data.size();
@@ -274,7 +291,7 @@ Status StoreSession::Freeze(uint32_t deadline_ms) {
   pb::SessionRequest req;
   req.mutable_freeze()->set_deadline_ms(deadline_ms);
   auto r = MX_TRY(Call(req, "cannot freeze the database"));
-  if (!r.has_frozen()) return Error(Code::kProtocol, "unexpected reply to Freeze", client_.address().Peer(), "", "");
+  if (!r.has_frozen()) return Unexpected("Freeze", r);
   return Ok();
 }
 
@@ -282,7 +299,7 @@ Result<uint64_t> StoreSession::Thaw() {
   pb::SessionRequest req;
   req.mutable_thaw();
   auto r = MX_TRY(Call(req, "cannot thaw the database"));
-  if (!r.has_thawed()) return Error(Code::kProtocol, "unexpected reply to Thaw", client_.address().Peer(), "", "");
+  if (!r.has_thawed()) return Unexpected("Thaw", r);
   return r.thawed().held_us();
 }
 
@@ -293,7 +310,7 @@ Result<pb::EndReply> StoreSession::End(bool complete) {
   done_ = true;
   stream_->WritesDone();
   (void)stream_->Finish();
-  if (!r.has_end()) return Error(Code::kProtocol, "unexpected reply to End", client_.address().Peer(), "", "");
+  if (!r.has_end()) return Unexpected("End", r);
   return r.end();
 }
 

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "backup.grpc.pb.h"
 #include "common/error.h"
 
@@ -36,6 +38,11 @@ struct ClientOptions {
   bool no_tls = false;            // TCP without TLS (mxstore refuses it; for diagnosis)
   int keepalive_seconds = 10;     // a silent connection is declared dead after about twice this
 };
+
+/// "full", "incremental", "differential", "copy" → the wire type; USAGE otherwise.
+Result<mx::backup::v1::BackupType> ParseBackupType(const std::string& type);
+/// A header's backup record as JSON (null when none was recorded).
+nlohmann::json BackupRecordJson(const mx::backup::v1::BackupRecord& r);
 
 /// Turns a failed call into an Error naming `peer` and the cause.
 Error CallError(const grpc::Status& s, const std::string& peer, const std::string& what);
@@ -77,7 +84,11 @@ class StoreSession {
 
  private:
   Result<mx::backup::v1::SessionReply> Call(const mx::backup::v1::SessionRequest& req, const std::string& what);
+  /// The stream broke: SESSION_LOST (or AUTH/TLS) naming the store and the cause.
   Error Lost(const std::string& what);
+  /// The store sent a Failure (and ended the session).
+  Error Refused(const mx::backup::v1::Failure& f);
+  Error Unexpected(const std::string& request, const mx::backup::v1::SessionReply& got);
 
   StoreClient& client_;
   std::unique_ptr<grpc::ClientContext> ctx_;
