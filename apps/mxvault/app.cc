@@ -43,7 +43,7 @@ Result<std::string> ReadPasswordFile(const std::string& path) {
   return s;
 }
 
-static Result<std::string> RunPasswordCommand(const std::string& cmd) {
+Result<std::string> RunPasswordCommand(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return ErrnoError("cannot run password command", cmd, errno, Code::kNoPassword);
   std::string out;

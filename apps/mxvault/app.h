@@ -37,6 +37,8 @@ Status ResolveGlobals(Globals& g);
 /// Reads the password (file, command, environment, or a terminal prompt).
 Result<std::string> ReadPassword(const Globals& g, bool confirm = false);
 Result<std::string> ReadPasswordFile(const std::string& path);
+/// The first line a shell command prints (password and token commands).
+Result<std::string> RunPasswordCommand(const std::string& cmd);
 Result<repo::BackendPtr> MakeBackend(const Globals& g);
 /// Opens the repository named by the globals; `load_index` reads the index.
 Result<std::unique_ptr<repo::Repository>> OpenRepository(const Globals& g, bool load_index);
@@ -74,6 +76,7 @@ void RegisterUnlock(CLI::App& app, Globals& g, Command* run);
 void RegisterHelp(CLI::App& app, Globals& g, Command* run);
 void RegisterWriters(CLI::App& app, Globals& g, Command* run);
 void RegisterPrecheck(CLI::App& app, Globals& g, Command* run);
+void RegisterMail(CLI::App& app, Globals& g, Command* run);
 
 /// Options of the commands that talk to an mxstore backup service.
 struct StoreClientArgs {
@@ -83,6 +86,18 @@ struct StoreClientArgs {
   uint64_t limit_kib = 0;  // backup: --limit-download (KiB/s)
 };
 void AddStoreClientOptions(CLI::App* cmd, StoreClientArgs& a);
+/// Options of the commands that talk to an IMAP server (cmd_mail.cc).
+struct ImapArgs {
+  std::string password_file, password_command, oauth_command, mechanism, ca_file;
+  bool insecure_plaintext = false;
+  int timeout = 60;
+};
+void AddImapOptions(CLI::App* cmd, ImapArgs& a, bool with_ca_file);
+/// `backup imap://USER@HOST` (cmd_mail.cc).
+Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, const std::string& ca_file,
+                     const std::vector<std::string>& include, const std::vector<std::string>& exclude,
+                     const std::vector<std::string>& tags, const std::string& host, const std::string& account,
+                     unsigned connections, bool force);
 /// `backup store://HOST/DB` (cmd_store.cc).
 Status RunStoreBackup(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type,
                       const std::string& method, const std::vector<std::string>& tags, const std::string& host);

@@ -17,14 +17,22 @@ struct BackupArgs {
   bool force = false;
   std::string type = "full", method = "snapshot";
   StoreClientArgs store;
+  ImapArgs imap;
+  std::vector<std::string> include;
+  std::string account;
+  unsigned connections = 4;
 };
 }  // namespace
 
 static Status RunBackup(Globals& g, BackupArgs& a) {
+  bool imap_source = a.paths.size() == 1 && (a.paths[0].rfind("imap://", 0) == 0 || a.paths[0].rfind("imaps://", 0) == 0);
+  if (imap_source)
+    return RunImapBackup(g, a.paths[0], a.imap, a.store.ca_file, a.include, a.excludes, a.tags, a.host, a.account,
+                         a.connections, a.force);
   bool store_source = a.paths.size() == 1 && (a.paths[0].rfind("store://", 0) == 0 || a.paths[0].rfind("unix://", 0) == 0);
   if (store_source) return RunStoreBackup(g, a.paths[0], a.store, a.type, a.method, a.tags, a.host);
   for (const auto& p : a.paths)
-    if (p.rfind("store://", 0) == 0 || p.rfind("unix://", 0) == 0)
+    if (p.rfind("store://", 0) == 0 || p.rfind("unix://", 0) == 0 || p.rfind("imap", 0) == 0)
       return Error(Code::kUsage, "a store address must be the only source", p, "one backup backs up one database",
                    "run one `mxvault backup` per database");
   auto repo = MX_TRY(OpenRepository(g, /*load_index=*/true));
@@ -121,14 +129,18 @@ static Status RunBackup(Globals& g, BackupArgs& a) {
 void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   auto* cmd = app.add_subcommand("backup", "back up files and directories");
   static BackupArgs a;
-  cmd->add_option("paths", a.paths, "files and directories to back up, or one store://HOST[:PORT]/DB or unix:///path/to/backup.sock/DB")->required();
+  cmd->add_option("paths", a.paths, "files and directories to back up, or one store://HOST[:PORT]/DB, unix:///path/to/backup.sock/DB, imap://USER@HOST[:PORT] or imaps://USER@HOST[:PORT]")->required();
   cmd->add_option("--type", a.type, "store backups: full, incremental, differential or copy")
       ->check(CLI::IsMember({"full", "incremental", "differential", "copy"}));
   cmd->add_option("--method", a.method, "store backups: snapshot (brief freeze, checkpoint) or streaming (no freeze)")
       ->check(CLI::IsMember({"snapshot", "streaming"}));
   AddStoreClientOptions(cmd, a.store);
   cmd->add_option("--limit-download", a.store.limit_kib, "store backups: read from the store at most this many KiB/s");
-  cmd->add_option("-e,--exclude", a.excludes, "exclude names (no '/') or paths (with '/') matching this glob");
+  cmd->add_option("-e,--exclude", a.excludes, "exclude names (no '/') or paths (with '/') matching this glob; IMAP: folders");
+  AddImapOptions(cmd, a.imap, /*with_ca_file=*/false);
+  cmd->add_option("--include", a.include, "IMAP: back up only folders matching this glob (repeatable; '/' separates levels)");
+  cmd->add_option("--account", a.account, "IMAP: the account's name in the snapshot (default: the user name)");
+  cmd->add_option("--connections", a.connections, "IMAP: connections to the server (default 4)")->check(CLI::Range(1, 32));
   cmd->add_option("--tag", a.tags, "add a tag to the snapshot (repeatable)");
   cmd->add_option("--host,-H", a.host, "host name to record (default: this host)");
   cmd->add_option("--parent", a.parent, "snapshot to compare with (default: newest with the same host and paths)");

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   mx::app::RegisterHelp(app, g, &run);
   mx::app::RegisterWriters(app, g, &run);
   mx::app::RegisterPrecheck(app, g, &run);
+  mx::app::RegisterMail(app, g, &run);
 
   try {
     app.parse(argc, argv);
