@@ -391,7 +391,7 @@ Result<Response> ResponseParser::Next(const StreamDecider& stream) {
     --pos_;  // the tag's first character
     --consumed_;
     --line_bytes_;
-    context_.clear();
+    if (!context_.empty()) context_.pop_back();
     r.tag = MX_TRY(ReadAtom(false));
     if (r.tag.empty()) return Bad("a response that is neither tagged, untagged nor a continuation");
     MX_CHECK(Expect(' ', "a space after the tag"));

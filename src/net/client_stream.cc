@@ -123,6 +123,12 @@ Status ClientStream::Wait(bool for_write, const char* doing) {
 
 Error ClientStream::SslError(const char* doing, int ret) {
   int e = SSL_get_error(ssl_, ret);
+  if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    ERR_clear_error();
+    return Error(Code::kNetwork, std::string("the connection was closed by the server while ") + doing, peer_,
+                 "TLS ended without its close_notify (the connection was cut)",
+                 "check the server's log and the network path; the run can be repeated and resumes");
+  }
   std::string why = OpenSslReason();
   if (why.empty()) why = e == SSL_ERROR_ZERO_RETURN ? "the server closed TLS" : e == SSL_ERROR_SYSCALL ? std::string(std::strerror(errno ? errno : ECONNRESET)) : "TLS error " + std::to_string(e);
   return Error(Code::kNetwork, std::string("the TLS connection failed while ") + doing, peer_, why,
@@ -183,6 +189,7 @@ Result<size_t> ClientStream::Read(char* buf, size_t n) {
   while (true) {
     if (ssl_) {
       size_t got = 0;
+      errno = 0;
       int r = SSL_read_ex(ssl_, buf, n, &got);
       if (r == 1) {
         bytes_read_ += got;
