@@ -98,6 +98,9 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
                      const std::vector<std::string>& include, const std::vector<std::string>& exclude,
                      const std::vector<std::string>& tags, const std::string& host, const std::string& account,
                      unsigned connections, bool force);
+/// `backup --all-accounts`: every [[imap_account]] of the config file.
+Status RunAllImapAccounts(Globals& g, const ImapArgs& ia, const std::vector<std::string>& tags, const std::string& host,
+                          unsigned parallel, bool force);
 /// `backup store://HOST/DB` (cmd_store.cc).
 Status RunStoreBackup(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type,
                       const std::string& method, const std::vector<std::string>& tags, const std::string& host);

@@ -21,10 +21,21 @@ struct BackupArgs {
   std::vector<std::string> include;
   std::string account;
   unsigned connections = 4;
+  bool all_accounts = false;
+  unsigned parallel = 2;
 };
 }  // namespace
 
 static Status RunBackup(Globals& g, BackupArgs& a) {
+  if (a.all_accounts) {
+    if (!a.paths.empty())
+      return Error(Code::kUsage, "--all-accounts backs up the configuration's accounts", a.paths[0],
+                   "sources were given as well", "give either sources or --all-accounts");
+    return RunAllImapAccounts(g, a.imap, a.tags, a.host, a.parallel, a.force);
+  }
+  if (a.paths.empty())
+    return Error(Code::kUsage, "nothing to back up", "", "no source given",
+                 "name directories, store://HOST/DB, imap://USER@HOST, or pass --all-accounts");
   bool imap_source = a.paths.size() == 1 && (a.paths[0].rfind("imap://", 0) == 0 || a.paths[0].rfind("imaps://", 0) == 0);
   if (imap_source)
     return RunImapBackup(g, a.paths[0], a.imap, a.store.ca_file, a.include, a.excludes, a.tags, a.host, a.account,
@@ -129,7 +140,7 @@ static Status RunBackup(Globals& g, BackupArgs& a) {
 void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   auto* cmd = app.add_subcommand("backup", "back up files and directories");
   static BackupArgs a;
-  cmd->add_option("paths", a.paths, "files and directories to back up, or one store://HOST[:PORT]/DB, unix:///path/to/backup.sock/DB, imap://USER@HOST[:PORT] or imaps://USER@HOST[:PORT]")->required();
+  cmd->add_option("paths", a.paths, "files and directories to back up, or one store://HOST[:PORT]/DB, unix:///path/to/backup.sock/DB, imap://USER@HOST[:PORT] or imaps://USER@HOST[:PORT]");
   cmd->add_option("--type", a.type, "store backups: full, incremental, differential or copy")
       ->check(CLI::IsMember({"full", "incremental", "differential", "copy"}));
   cmd->add_option("--method", a.method, "store backups: snapshot (brief freeze, checkpoint) or streaming (no freeze)")
@@ -140,6 +151,10 @@ void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   AddImapOptions(cmd, a.imap, /*with_ca_file=*/false);
   cmd->add_option("--include", a.include, "IMAP: back up only folders matching this glob (repeatable; '/' separates levels)");
   cmd->add_option("--account", a.account, "IMAP: the account's name in the snapshot (default: the user name)");
+  cmd->add_flag("--all-accounts", a.all_accounts,
+                "IMAP: back up every [[imap_account]] of the configuration file (--config), each to its own snapshot");
+  cmd->add_option("--parallel", a.parallel, "IMAP: accounts backed up at once with --all-accounts (default 2)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--connections", a.connections, "IMAP: connections to the server (default 4)")->check(CLI::Range(1, 32));
   cmd->add_option("--tag", a.tags, "add a tag to the snapshot (repeatable)");
   cmd->add_option("--host,-H", a.host, "host name to record (default: this host)");

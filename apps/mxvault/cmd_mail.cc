@@ -3,13 +3,18 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "app.h"
 #include "common/bytes.h"
+#include "common/config.h"
 #include "common/host.h"
 #include "imap/datetime.h"
 #include "repo/blob_saver.h"
+#include "vault/mail/search.h"
 #include "vault/restore/mail_restore.h"
 #include "vault/source/imap/imap_backup.h"
 
@@ -51,6 +56,8 @@ Result<std::unique_ptr<vault::mail::MailSnapshot>> OpenMail(repo::Repository& re
   auto [id, snap] = MX_TRY(repo.FindSnapshot(name));
   return vault::mail::MailSnapshot::Open(repo, snap, id.Short());
 }
+
+void PrintImapSummary(const Globals& g, const std::string& account, const vault::ImapBackupSummary& s);
 
 std::string FlagsText(const std::vector<std::string>& flags) {
   std::string out;
@@ -109,7 +116,13 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
     res = vault::BackupImap(*repo, o, &progress);
   }
   if (!res.ok()) return std::move(res).error();
-  const auto& s = *res;
+  PrintImapSummary(g, "", *res);
+  return Ok();
+}
+
+namespace {
+
+void PrintImapSummary(const Globals& g, const std::string& account, const vault::ImapBackupSummary& s) {
   if (g.json) {
     nlohmann::json j = {{"message_type", "summary"},
                         {"snapshot_id", s.snapshot_id.Hex()},
@@ -127,6 +140,7 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
                         {"data_added_packed", s.data_added_packed},
                         {"reconnects", s.reconnects},
                         {"total_duration", s.seconds}};
+    if (!account.empty()) j["account"] = account;
     if (s.parent) j["parent"] = s.parent->Hex();
     printf("%s\n", j.dump().c_str());
   } else if (!g.quiet) {
@@ -142,6 +156,114 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
            s.reconnects ? (", " + std::to_string(s.reconnects) + " reconnects").c_str() : "");
     printf("snapshot %s saved\n", s.snapshot_id.Short().c_str());
   }
+}
+
+// One [[imap_account]] table of the configuration file.
+Result<vault::ImapBackupOptions> AccountFromConfig(const Config& c, const ImapArgs& defaults) {
+  auto unknown = c.UnknownKeys({"url", "password_file", "password_command", "oauth_token_command", "auth", "ca_file",
+                                "include", "exclude", "account", "connections", "insecure_plaintext", "timeout"});
+  if (!unknown.empty())
+    return Error(Code::kConfig, "unknown setting in an [[imap_account]]", unknown[0], "",
+                 "settings: url, password_file, password_command, oauth_token_command, auth, ca_file, include, "
+                 "exclude, account, connections, insecure_plaintext, timeout");
+  auto url = MX_TRY(c.GetString("url"));
+  if (!url)
+    return Error(Code::kConfig, "an [[imap_account]] has no url", c.name(), "",
+                 "add url = \"imaps://USER@HOST\" to the table");
+  vault::ImapBackupOptions o;
+  auto acct = vault::ParseImapUrl(*url);
+  if (!acct.ok()) return acct.error().Wrap("invalid url in an [[imap_account]]", c.name());
+  o.account = *acct;
+  ImapArgs ia = defaults;
+  ia.password_file = MX_TRY(c.GetString("password_file")).value_or("");
+  ia.password_command = MX_TRY(c.GetString("password_command")).value_or("");
+  ia.oauth_command = MX_TRY(c.GetString("oauth_token_command")).value_or("");
+  ia.mechanism = MX_TRY(c.GetString("auth")).value_or(defaults.mechanism);
+  ia.ca_file = MX_TRY(c.GetString("ca_file")).value_or(defaults.ca_file);
+  ia.insecure_plaintext = MX_TRY(c.GetBool("insecure_plaintext")).value_or(defaults.insecure_plaintext);
+  ia.timeout = int(MX_TRY(c.GetInt("timeout")).value_or(defaults.timeout));
+  auto login = MakeLogin(ia, "");
+  if (!login.ok()) return login.error().Wrap("no credentials for the [[imap_account]] " + *url, c.name());
+  o.login = *login;
+  o.include = MX_TRY(c.GetStrings("include"));
+  o.exclude = MX_TRY(c.GetStrings("exclude"));
+  o.account_name = MX_TRY(c.GetString("account")).value_or("");
+  o.connections = unsigned(MX_TRY(c.GetInt("connections")).value_or(4));
+  o.program_version = "mxvault 0.1.0";
+  return o;
+}
+
+}  // namespace
+
+Status RunAllImapAccounts(Globals& g, const ImapArgs& ia, const std::vector<std::string>& tags, const std::string& host,
+                          unsigned parallel, bool force) {
+  if (g.config_file.empty())
+    return Error(Code::kUsage, "--all-accounts needs a configuration file", "", "no --config or MXVAULT_CONFIG",
+                 "pass --config FILE with [[imap_account]] tables (docs/cli.md)");
+  Config cfg = MX_TRY(Config::Load(g.config_file));
+  std::vector<vault::ImapBackupOptions> accounts;
+  for (const auto& t : MX_TRY(cfg.GetTables("imap_account"))) {
+    auto o = MX_TRY(AccountFromConfig(t, ia));
+    o.tags = tags;
+    o.hostname = host;
+    o.force = force;
+    accounts.push_back(std::move(o));
+  }
+  if (accounts.empty())
+    return Error(Code::kConfig, "no [[imap_account]] in the configuration", g.config_file, "",
+                 "add one table per account: [[imap_account]] url = \"imaps://USER@HOST\" password_file = \"...\"");
+  // One repository object per running account: each backup has its own
+  // saver and index view; the lock is taken once for all.
+  auto repo = MX_TRY(OpenRepository(g, /*load_index=*/true));
+  auto lock = MX_TRY(Lock(g, *repo, /*exclusive=*/false));
+  std::mutex mu;
+  size_t next = 0;
+  std::vector<std::optional<Error>> errors(accounts.size());
+  auto work = [&]() {
+    while (true) {
+      size_t i;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (next >= accounts.size()) return;
+        i = next++;
+      }
+      auto r = OpenRepository(g, true);
+      if (!r.ok()) {
+        errors[i] = r.error();
+        continue;
+      }
+      vault::ImapBackupProgress progress;
+      auto res = vault::BackupImap(**r, accounts[i], &progress);
+      std::lock_guard<std::mutex> l(mu);
+      if (!res.ok()) {
+        errors[i] = res.error();
+        fprintf(stderr, "mxvault: account %s failed: %s\n", accounts[i].account.Url().c_str(),
+                res.error().Message().c_str());
+        if (g.json)
+          printf("%s\n", nlohmann::json({{"message_type", "error"}, {"account", accounts[i].account.Url()},
+                                         {"code", Describe(res.error().code()).symbol},
+                                         {"error", res.error().Message()}})
+                             .dump()
+                             .c_str());
+      } else {
+        PrintImapSummary(g, accounts[i].account.Url(), *res);
+      }
+      fflush(stdout);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 0; k < std::min<size_t>(parallel, accounts.size()); ++k) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  size_t failed = 0;
+  std::optional<Error> first;
+  for (size_t i = 0; i < accounts.size(); ++i)
+    if (errors[i]) {
+      ++failed;
+      if (!first) first = errors[i]->Wrap("backup of " + accounts[i].account.Url() + " failed", g.config_file);
+    }
+  if (failed)
+    return Error(first->code(), std::to_string(failed) + " of " + std::to_string(accounts.size()) + " accounts failed",
+                 g.config_file, first->Message(), "the other accounts' snapshots are saved; fix the named account");
   return Ok();
 }
 
@@ -197,6 +319,55 @@ void RegisterMail(CLI::App& app, Globals& g, Command* run) {
         }
       }
       if (g.json) printf("%s\n", out.dump().c_str());
+      return Ok();
+    };
+  });
+
+  auto* find = mail->add_subcommand("find", "search a mailbox snapshot (no server needed), like IMAP SEARCH");
+  static std::string find_spec, find_since, find_before;
+  static vault::mail::MailQuery query;
+  find->add_option("snapshot", find_spec, "SNAPSHOT or SNAPSHOT:FOLDER")->required();
+  find->add_option("--from", query.from, "From contains this (case-insensitive, decoded)");
+  find->add_option("--to", query.to, "To or Cc contains this");
+  find->add_option("--subject", query.subject, "Subject contains this");
+  find->add_option("--text", query.text, "the header or any text part contains this (charsets decoded)");
+  find->add_option("--since", find_since, "internal date on or after this day (YYYY-MM-DD)");
+  find->add_option("--before", find_before, "internal date before this day (YYYY-MM-DD)");
+  find->callback([&g, run] {
+    *run = [&g]() -> Status {
+      auto [name, folder] = SplitSpec(find_spec);
+      if (!find_since.empty()) query.since_day = MX_TRY(vault::mail::ParseDay(find_since));
+      if (!find_before.empty()) query.before_day = MX_TRY(vault::mail::ParseDay(find_before));
+      auto repo = MX_TRY(OpenRepository(g, true));
+      auto snap = MX_TRY(OpenMail(*repo, name));
+      std::vector<vault::mail::FolderRef> refs;
+      if (folder.empty()) refs = MX_TRY(snap->Folders());
+      else refs.push_back(MX_TRY(snap->FindFolder(folder)));
+      nlohmann::json out = nlohmann::json::array();
+      uint64_t matched = 0, searched = 0;
+      for (const auto& ref : refs) {
+        auto f = MX_TRY(snap->LoadFolder(ref));
+        if (f.messages.empty()) continue;
+        auto nodes = MX_TRY(snap->Messages(ref));
+        for (const auto& m : f.messages) {
+          auto n = nodes.find(m.file);
+          if (n == nodes.end()) continue;
+          ++searched;
+          std::string body = MX_TRY(snap->Read(n->second));
+          vault::mail::Found hit;
+          if (!vault::mail::MatchMessage(body, m, query, &hit)) continue;
+          ++matched;
+          std::string shown = vault::mail::DisplayName(f);
+          if (g.json)
+            out.push_back({{"folder", shown}, {"uid", m.uid}, {"internaldate", m.internaldate}, {"size", m.size},
+                           {"flags", m.flags}, {"from", hit.from}, {"to", hit.to}, {"subject", hit.subject}});
+          else
+            printf("%s/%u  %s  %s | %s\n", shown.c_str(), m.uid, m.internaldate.c_str(), hit.from.substr(0, 40).c_str(),
+                   hit.subject.substr(0, 80).c_str());
+        }
+      }
+      if (g.json) printf("%s\n", out.dump().c_str());
+      else if (!g.quiet) fprintf(stderr, "%llu of %llu messages match\n", (unsigned long long)matched, (unsigned long long)searched);
       return Ok();
     };
   });

@@ -38,13 +38,20 @@ Result<Config> Config::Load(const std::string& path) {
 }
 
 namespace {
+std::string Where(const std::string& name, const toml::node& n) {
+  const auto& src = n.source();
+  if (src.begin.line == 0) return name;
+  std::string file = src.path ? std::string(*src.path) : name;
+  return file + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+}
+
 template <class T>
 Result<std::optional<T>> Get(const toml::table& t, const std::string& key,
                              const std::string& name, const char* type) {
   auto node = t.at_path(key);
   if (!node) return std::optional<T>();
   if (auto v = node.value<T>()) return std::optional<T>(*v);
-  return Error(Code::kConfig, "invalid configuration value", name + ": " + key,
+  return Error(Code::kConfig, "invalid configuration value", Where(name, *node.node()) + ": " + key,
                std::string("expected a ") + type);
 }
 }  // namespace
@@ -64,14 +71,47 @@ Result<std::vector<std::string>> Config::GetStrings(const std::string& key) cons
   if (!node) return out;
   auto* arr = node.as_array();
   if (!arr)
-    return Error(Code::kConfig, "invalid configuration value", name_ + ": " + key,
+    return Error(Code::kConfig, "invalid configuration value", Where(name_, *node.node()) + ": " + key,
                  "expected an array of strings");
   for (auto& el : *arr) {
     auto s = el.value<std::string>();
     if (!s)
-      return Error(Code::kConfig, "invalid configuration value", name_ + ": " + key,
+      return Error(Code::kConfig, "invalid configuration value", Where(name_, el) + ": " + key,
                    "expected an array of strings");
     out.push_back(*s);
+  }
+  return out;
+}
+
+Result<std::vector<Config>> Config::GetTables(const std::string& key) const {
+  std::vector<Config> out;
+  auto node = doc_->table.at_path(key);
+  if (!node) return out;
+  auto* arr = node.as_array();
+  if (!arr || !arr->is_array_of_tables())
+    return Error(Code::kConfig, "invalid configuration value", Where(name_, *node.node()) + ": " + key,
+                 "expected tables written [[" + key + "]]");
+  for (auto& el : *arr) {
+    Config c;
+    auto doc = std::make_shared<Doc>();
+    doc->table = *el.as_table();
+    c.doc_ = std::move(doc);
+    c.name_ = Where(name_, el);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<std::string> Config::UnknownKeys(const std::vector<std::string>& known) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : doc_->table) {
+    bool ok = false;
+    for (const auto& n : known) ok = ok || n == k.str();
+    if (ok) continue;
+    const auto& src = k.source().begin.line ? k.source() : v.source();
+    std::string file = src.path ? std::string(*src.path) : name_;
+    out.push_back(std::string(k.str()) + " (" + file + ":" + std::to_string(src.begin.line) + ":" +
+                  std::to_string(src.begin.column) + ")");
   }
   return out;
 }

@@ -24,6 +24,12 @@ class Config {
   Result<std::optional<int64_t>> GetInt(const std::string& key) const;
   Result<std::optional<bool>> GetBool(const std::string& key) const;
   Result<std::vector<std::string>> GetStrings(const std::string& key) const;
+  /// The tables of an array of tables ([[key]]), each as a Config named
+  /// "file:line:column" of its header; CONFIG error when `key` is not one.
+  Result<std::vector<Config>> GetTables(const std::string& key) const;
+  /// Keys of this table that are not in `known` (for "unknown setting" errors),
+  /// each as "key (file:line:column)".
+  std::vector<std::string> UnknownKeys(const std::vector<std::string>& known) const;
 
   const std::string& name() const { return name_; }
 

@@ -157,6 +157,28 @@ s = summary(r)
 check("1: a second restore adds nothing", r.returncode == 0 and s.get("appended") == 0
       and s.get("already_present") == len(msgs), s or r.stderr[-2000:])
 
+# mail find searches the snapshot: decoded, case-insensitive, charsets converted.
+def find(*args):
+    r = mx("mail", "find", "latest", "--json", *args, repo=REPO)
+    return [(h["folder"], h["subject"]) for h in json.loads(r.stdout)] if r.returncode == 0 else r.stderr
+
+
+for args, want in [
+        (("--subject", "ΚΑΛΗΜΈΡΑ"), [("Ελληνικά", "Καλημέρα κόσμε 😀")]),
+        (("--text", "köln"), [("Entwürfe", "8bit utf-8")]),
+        (("--text", "MÜLLER"), [("Entwürfe", "8bit latin-1")]),
+        # Days of the internal date as the server keeps it (its own zone).
+        (("--since", "1971-01-01", "--before", "1996-01-01"), [("Ελληνικά", "old one")]),
+        (("--before", "1-Jan-1971"), [("Emoji 😀 box", "emoji folder")]),
+        (("--from", "SENDER@example.org", "--subject", "identical twins"),
+         [("Projects/Alpha/Specs", "identical twins")] * 2),
+        (("--to", "nobody@nowhere"), [])]:
+    got = find(*args)
+    check("1: mail find %s -> %d" % (" ".join(args), len(want)), sorted(got) == sorted(want) if isinstance(got, list)
+          else False, got)
+r = mx("mail", "find", "latest", "--since", "yesterday", repo=REPO)
+check("1: mail find with a bad date names it", r.returncode == 2 and "'yesterday'" in r.stderr, r.stderr)
+
 # One message and one folder, restored into a named folder.
 r = mx("mail", "ls", "latest:Entwürfe", "--json", repo=REPO)
 one = json.loads(r.stdout)[0] if r.returncode == 0 else {}
@@ -169,6 +191,28 @@ r = restore(dv, "latest:Entwürfe/%s" % one.get("uid"), "carol", REPO, "--into",
 got = view(dv, "carol", "/").get("Recovered", [])
 check("1: one message restored into --into FOLDER", r.returncode == 0 and len(got) == 1 and got[0][2] == want_body,
       r.stderr[-1000:])
+
+# --- several accounts from a configuration file, bounded parallelism ----------
+REPO6 = os.path.join(ROOT, "repo-accounts")
+mx("init", repo=REPO6)
+WRONG = write(os.path.join(ROOT, "wrong.pw"), "not-the-password\n")
+accounts = "".join('[[imap_account]]\nurl = "imap://%s@127.0.0.1:%d"\npassword_file = "%s"\nca_file = "%s"\n\n'
+                   % (u, dv.port, pw, dv.ca_file) for u, pw in [("alice", PW["alice"]), ("bob", PW["bob"]),
+                                                                 ("carol", WRONG)])
+CONF = write(os.path.join(ROOT, "accounts.toml"), accounts)
+r = mx("--config", CONF, "backup", "--all-accounts", "--parallel", "2", "--json", repo=REPO6)
+done = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+check("accounts: --all-accounts backs up each account; the failing one is named (exit %d)" % r.returncode,
+      r.returncode == 1 and "1 of 3 accounts failed" in r.stderr and "carol" in r.stderr and "[AUTH_FAILED]" in r.stderr
+      and sorted(d.get("account", "") for d in done if d["message_type"] == "summary")
+      == ["imap://alice@127.0.0.1:%d" % dv.port, "imap://bob@127.0.0.1:%d" % dv.port], (r.stderr[-1500:], done))
+paths = sorted(s_["paths"][0] for s_ in snapshots(REPO6) or [])
+check("accounts: one snapshot per good account", paths == ["/alice", "/bob"], paths)
+BADCONF = write(os.path.join(ROOT, "bad.toml"), '[[imap_account]]\nurl = "imap://alice@127.0.0.1:%d"\n'
+                'password_file = "%s"\npasword = "typo"\n' % (dv.port, PW["alice"]))
+r = mx("--config", BADCONF, "backup", "--all-accounts", repo=REPO6)
+check("accounts: an unknown setting is named with file, line and column",
+      r.returncode == 2 and "pasword" in r.stderr and "bad.toml:4:1" in r.stderr, r.stderr)
 
 # --- 2: incremental --------------------------------------------------------
 conn = dv.imap("alice")

@@ -250,8 +250,9 @@ Result<Response> ImapClient::AwaitAny(const std::string& tag, const Untagged& on
     Response r = MX_TRY(parser_->Next(stream));
     if (r.type == Response::Type::kTagged) {
       if (r.tag == tag) {
+        std::string what = pending_.count(tag) ? pending_[tag] : "a command";
         pending_.erase(tag);
-        if (r.name == "BAD") return Refused(pending_.count(tag) ? pending_[tag] : "a command", r);
+        if (r.name == "BAD") return Refused(what, r);
         return r;
       }
       if (!pending_.count(r.tag))
