@@ -20,6 +20,9 @@ flag and custom keywords). The real mxvault backs it up and restores it:
     snapshot, and the next run re-uploads nothing already stored.
  6. bad server input from a scripted server: named PROTOCOL / NETWORK errors
     within bounded time, no crash, no snapshot.
+Also: `mail find`, `backup --all-accounts` from a config file, and XOAUTH2 /
+OAUTHBEARER against Dovecot's oauth2 passdb with a loopback introspection
+endpoint.
 
 usage: imap_backup_test.py path/to/mxstore   (mxvault is beside it)"""
 
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import mail_corpus  # noqa: E402
@@ -447,6 +451,56 @@ srv.close()
 t.join(30)
 check("a server without TLS is refused unless --insecure-plaintext (loopback)",
       r.returncode == 9 and "[TLS]" in r.stderr and "offers no TLS" in r.stderr, r.stderr[-1000:])
+
+# --- OAuth 2.0: XOAUTH2 and OAUTHBEARER against Dovecot's oauth2 passdb --------
+class Introspect(BaseHTTPRequestHandler):
+    """The token introspection endpoint Dovecot asks (RFC 7662 style)."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        good = "token=good-token&" in body + "&"
+        out = json.dumps({"active": True, "username": "alice"} if good else {"active": False}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+idp = HTTPServer(("127.0.0.1", 0), Introspect)
+idp_thread = threading.Thread(target=idp.serve_forever, kwargs={"poll_interval": 0.1})
+idp_thread.start()
+droot = os.path.join(ROOT, "dv-oauth")
+os.makedirs(droot)
+ext = write(os.path.join(droot, "oauth2.conf.ext"), "introspection_url = http://127.0.0.1:%d/introspect\n"
+            "introspection_mode = post\nusername_attribute = username\nactive_attribute = active\n"
+            "active_value = true\n" % idp.server_port)
+os.chmod(ext, 0o644)
+dvo = Dovecot(droot, users={"alice": USERS["alice"]}, separator="/", extra_conf=(
+    "auth_mechanisms = plain login xoauth2 oauthbearer\npassdb {\n  driver = oauth2\n"
+    "  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n" % ext))
+dvo.start()
+started.append(dvo)
+conn = dvo.imap("alice")
+conn.append("INBOX", r"(\Seen)", None, b"Subject: oauth\r\n\r\nhello\r\n")
+conn.logout()
+REPO7 = os.path.join(ROOT, "repo-oauth")
+mx("init", repo=REPO7)
+for mech, token, want in [("XOAUTH2", "good-token", 0), ("OAUTHBEARER", "good-token", 0),
+                          ("XOAUTH2", "stale-token", 1), ("OAUTHBEARER", "stale-token", 1)]:
+    r = mx("backup", "imaps://alice@127.0.0.1:%d" % dvo.tls_port, "--oauth-token-command", "echo " + token,
+           "--auth", mech, "--ca-file", dvo.ca_file, "--json", repo=REPO7)
+    check("oauth: %s with a %s: exit %d" % (mech, token, r.returncode), r.returncode == want and
+          (want == 0 and summary(r).get("messages") == 1 or want != 0 and "[AUTH_FAILED]" in r.stderr
+           and "--oauth-token-command" in r.stderr), r.stderr[-1000:])
+dvo.stop()
+started.remove(dvo)
+idp.shutdown()
+idp_thread.join(10)
+idp.server_close()
 
 for d in started:
     d.stop()

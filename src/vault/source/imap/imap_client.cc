@@ -220,8 +220,8 @@ Status ImapClient::Authenticate(const ImapLogin& login) {
   }
   if (r.name != "OK")
     return Error(Code::kAuth, "the IMAP server refused the login", account_.Url(), mech + ": " + r.Summary(),
-                 "check the user name and the password (or token) given with --password-file / --password-command "
-                 "/ --oauth-token-command");
+                 "check the user name and the password (or token) given with --imap-password-file / "
+                 "--imap-password-command / --oauth-token-command");
   caps_.clear();
   MX_CHECK(ReadCapabilities(r));
   if (caps_.empty()) MX_CHECK(Run(Command("CAPABILITY"), [&](Response& u) { return ReadCapabilities(u); }));
