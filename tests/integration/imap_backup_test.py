@@ -353,6 +353,14 @@ REPO4 = os.path.join(ROOT, "repo-dot")
 mx("init", repo=REPO4)
 r = backup(dvd, "alice", REPO4)
 check("1 ('.'): backup", r.returncode == 0, r.stderr[-2000:])
+# Switching servers keeps the account's backup set: the '/' server's history is
+# the parent, and no message body is uploaded again.
+before = snapshots(REPO)[-1]["id"]
+r = backup(dvd, "alice", REPO)
+s8 = summary(r)
+check("switching servers: the other server's last snapshot is the parent, no body uploaded again (%d B added)"
+      % s8.get("data_added", -1), r.returncode == 0 and s8.get("parent") == before
+      and s8.get("messages_fetched") == len(msgs) and 0 < s8.get("data_added", 1 << 30) < 500_000, s8 or r.stderr)
 r = restore(dvd, "latest", "bob", REPO4)
 check("1 ('.'): restore into another account", r.returncode == 0, r.stderr[-2000:])
 same_view("1 ('.'): bob's mailbox equals alice's", view(dvd, "alice", "."), view(dvd, "bob", "."))

@@ -87,6 +87,10 @@ struct FolderOut {
   std::vector<Stored> messages;  // by UID
   bool vanished = false;         // deleted on the server during the backup
   bool unchanged = false;
+  // Unchanged since the parent (same UIDVALIDITY, UIDNEXT, count and
+  // HIGHESTMODSEQ): the parent's nodes are reused as they are.
+  std::optional<std::vector<repo::Node>> reused_nodes;
+  uint64_t reused_count = 0, reused_bytes = 0;
   uint64_t fetched = 0, reused = 0, vanished_msgs = 0, flags_changed = 0;
   // Survives reconnects: bodies already stored in this run.
   std::map<uint32_t, Stored> fetched_now;
@@ -164,6 +168,7 @@ class Backup {
 
   std::unique_ptr<mail::MailSnapshot> parent_;
   std::map<std::string, mail::FolderRef> parent_folders_;  // by path
+  std::map<std::string, nlohmann::json> parent_summary_;   // by path, from the parent's account file
   std::mutex parent_mu_;
 
   std::vector<FolderOut> outs_;
@@ -305,6 +310,34 @@ Status Backup::Folder(ImapClient& c, FolderOut& out) {
     return examined.error().Wrap("cannot open folder '" + m.name + "'", c.account().Url());
   }
   if (nomodseq) m.highestmodseq = 0;
+
+  // Unchanged since the parent: one EXAMINE, nothing parsed or rewritten.
+  if (parent_ && !opts_.force && m.highestmodseq != 0) {
+    std::optional<mail::FolderRef> ref;
+    nlohmann::json summary;
+    {
+      std::lock_guard<std::mutex> l(parent_mu_);
+      auto it = parent_folders_.find(m.path);
+      auto js = parent_summary_.find(m.path);
+      if (it != parent_folders_.end() && js != parent_summary_.end()) {
+        ref = it->second;
+        summary = js->second;
+      }
+    }
+    auto num = [&](const char* k) { return summary.contains(k) && summary[k].is_number() ? summary[k].get<uint64_t>() : 0; };
+    if (ref && summary.contains("bytes") && num("uidvalidity") == m.uidvalidity && num("uidnext") == m.uidnext &&
+        num("highestmodseq") == m.highestmodseq && num("messages") == exists) {
+      repo::Tree t = MX_TRY(repo_.LoadTree(ref->dir_tree));
+      std::vector<repo::Node> keep;
+      for (auto& n : t.nodes)
+        if (n.type != "dir" || n.name == "cur" || n.name == "new" || n.name == "tmp") keep.push_back(std::move(n));
+      out.reused_nodes = std::move(keep);
+      out.reused_count = exists;
+      out.reused_bytes = num("bytes");
+      out.unchanged = true;
+      return Ok();
+    }
+  }
 
   // The parent's copy of this folder, if it is the same (UIDVALIDITY).
   std::optional<FolderMeta> prev;
@@ -506,6 +539,10 @@ Result<ImapBackupSummary> Backup::Run() {
       sum.parent = parent->first;
       parent_ = MX_TRY(mail::MailSnapshot::Open(repo_, parent->second, parent->first.Short()));
       for (const auto& f : MX_TRY(parent_->Folders())) parent_folders_[f.path] = f;
+      const auto& listed = parent_->account_meta();
+      if (listed.contains("folders") && listed["folders"].is_array())
+        for (const auto& f : listed["folders"])
+          if (f.is_object() && f.contains("path") && f["path"].is_string()) parent_summary_[f["path"]] = f;
     }
   }
 
@@ -555,13 +592,27 @@ Result<ImapBackupSummary> Backup::Run() {
       if (slash == std::string::npos) break;
       start = slash + 1;
     }
-    folders.push_back({{"name", o.meta.name}, {"path", o.meta.path}, {"server_name", o.meta.server_name},
-                       {"delimiter", o.meta.delimiter ? std::string(1, o.meta.delimiter) : ""},
-                       {"attributes", o.meta.attributes}, {"selectable", o.meta.selectable},
-                       {"messages", o.messages.size()}});
+    nlohmann::json entry = {{"name", o.meta.name}, {"path", o.meta.path}, {"server_name", o.meta.server_name},
+                            {"delimiter", o.meta.delimiter ? std::string(1, o.meta.delimiter) : ""},
+                            {"attributes", o.meta.attributes}, {"selectable", o.meta.selectable},
+                            {"uidvalidity", o.meta.uidvalidity}, {"uidnext", o.meta.uidnext},
+                            {"highestmodseq", o.meta.highestmodseq}};
     ++sum.folders;
-    if (!o.meta.selectable) continue;
+    if (!o.meta.selectable) {
+      folders.push_back(entry);
+      continue;
+    }
     sum.folders_unchanged += o.unchanged;
+    if (o.reused_nodes) {
+      d->files = std::move(*o.reused_nodes);
+      sum.messages += o.reused_count;
+      sum.messages_reused += o.reused_count;
+      sum.bytes_total += o.reused_bytes;
+      entry["messages"] = o.reused_count;
+      entry["bytes"] = o.reused_bytes;
+      folders.push_back(entry);
+      continue;
+    }
     sum.messages_fetched += o.fetched;
     sum.messages_reused += o.reused;
     sum.messages_vanished += o.vanished_msgs;
@@ -570,24 +621,33 @@ Result<ImapBackupSummary> Backup::Run() {
     for (auto& s : o.messages) o.meta.messages.push_back(s.meta);
     auto letters = mail::KeywordLetters(o.meta.messages);
     repo::Tree cur;
+    uint64_t bytes = 0;
+    // Directory and metadata times are the newest internal date, not the
+    // time of the run, so an unchanged folder's trees are the same blobs.
+    Timestamp newest{0, 0};
     for (size_t i = 0; i < o.messages.size(); ++i) {
       auto& s = o.messages[i];
       s.meta.file = mail::MessageFileName(o.meta.uidvalidity, s.meta, letters);
       o.meta.messages[i].file = s.meta.file;
       auto date = imap::ParseDateTime(s.meta.internaldate);
-      Timestamp t = date ? Timestamp{date->epoch, 0} : now_;
+      Timestamp t = date ? Timestamp{date->epoch, 0} : Timestamp{0, 0};
+      newest = std::max(newest, t);
       cur.nodes.push_back(FileNode(s.meta.file, s.meta.size, s.content, t));
-      sum.bytes_total += s.meta.size;
-      ++sum.messages;
+      bytes += s.meta.size;
     }
-    d->files.push_back(DirNode("cur", MX_TRY(SaveTree(cur)), now_));
-    d->files.push_back(DirNode("new", empty, now_));
-    d->files.push_back(DirNode("tmp", empty, now_));
+    sum.bytes_total += bytes;
+    sum.messages += o.messages.size();
+    entry["messages"] = o.messages.size();
+    entry["bytes"] = bytes;
+    folders.push_back(entry);
+    d->files.push_back(DirNode("cur", MX_TRY(SaveTree(cur)), newest));
+    d->files.push_back(DirNode("new", empty, newest));
+    d->files.push_back(DirNode("tmp", empty, newest));
     std::string meta = mail::FolderToJson(o.meta).dump(1) + "\n";
-    d->files.push_back(FileNode(mail::kFolderFile, meta.size(), MX_TRY(SaveBytes(saver_, pol_, meta)), now_));
+    d->files.push_back(FileNode(mail::kFolderFile, meta.size(), MX_TRY(SaveBytes(saver_, pol_, meta)), newest));
     if (!letters.empty()) {
       std::string kw = mail::KeywordsFile(letters);
-      d->files.push_back(FileNode(mail::kKeywordsFile, kw.size(), MX_TRY(SaveBytes(saver_, pol_, kw)), now_));
+      d->files.push_back(FileNode(mail::kKeywordsFile, kw.size(), MX_TRY(SaveBytes(saver_, pol_, kw)), newest));
     }
   }
   nlohmann::json acct = {{"format", 1},
@@ -600,13 +660,19 @@ Result<ImapBackupSummary> Backup::Run() {
   std::string acct_text = acct.dump(1) + "\n";
   root.files.push_back(FileNode(mail::kAccountFile, acct_text.size(), MX_TRY(SaveBytes(saver_, pol_, acct_text)), now_));
 
-  std::function<Result<Id>(Dir&)> save_dir = [&](Dir& d) -> Result<Id> {
+  // A directory's time is its newest entry's (stable while nothing changes).
+  std::function<Result<std::pair<Id, Timestamp>>(Dir&)> save_dir = [&](Dir& d) -> Result<std::pair<Id, Timestamp>> {
     repo::Tree t;
     t.nodes = std::move(d.files);
-    for (auto& [name, child] : d.children) t.nodes.push_back(DirNode(name, MX_TRY(save_dir(child)), now_));
-    return SaveTree(t);
+    for (auto& [name, child] : d.children) {
+      auto [id, when] = MX_TRY(save_dir(child));
+      t.nodes.push_back(DirNode(name, id, when));
+    }
+    Timestamp newest{0, 0};
+    for (const auto& n : t.nodes) newest = std::max(newest, n.mtime);
+    return std::make_pair(MX_TRY(SaveTree(t)), newest);
   };
-  Id account_tree = MX_TRY(save_dir(root));
+  Id account_tree = MX_TRY(save_dir(root)).first;
   repo::Tree top;
   top.nodes.push_back(DirNode(account_name, account_tree, now_));
   Id top_id = MX_TRY(SaveTree(top));
