@@ -9,10 +9,22 @@
 #include <cstdlib>
 
 #include "backend/local/local_backend.h"
+#include "common/bytes.h"
+#include "repo/blob_saver.h"
 #include "common/config.h"
 #include "common/fs.h"
 
 namespace mx::app {
+
+Status AdoptOrphansIfAlone(const Globals& g, repo::Repository& r, repo::RepoLock& lock) {
+  auto alone = lock.Alone();
+  if (!alone.ok() || !*alone) return Ok();
+  auto adopted = MX_TRY(repo::AdoptOrphanPacks(r));
+  if (adopted.adopted && !g.quiet && !g.json)
+    fprintf(stderr, "reusing %zu pack(s) (%s) left by an interrupted backup\n", adopted.adopted,
+            HumanBytes(adopted.bytes).c_str());
+  return Ok();
+}
 
 Status ResolveGlobals(Globals& g) {
   auto env = [](const char* name) -> std::string {

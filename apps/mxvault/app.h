@@ -45,6 +45,10 @@ Result<std::unique_ptr<repo::Repository>> OpenRepository(const Globals& g, bool 
 /// Takes a lock honouring --retry-lock.
 Result<std::unique_ptr<repo::RepoLock>> Lock(const Globals& g, repo::Repository& r, bool exclusive);
 
+/// Indexes packs an interrupted backup left, so they are reused — only when no
+/// other live process writes to the repository (its packs may be in flight).
+Status AdoptOrphansIfAlone(const Globals& g, repo::Repository& r, repo::RepoLock& lock);
+
 /// True when a live progress line should be drawn (stderr is a terminal).
 bool ShowProgress(const Globals& g);
 

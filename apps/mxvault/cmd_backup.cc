@@ -51,16 +51,7 @@ static Status RunBackup(Globals& g, BackupArgs& a) {
   if (a.compression == "off") repo->set_compression(repo::Compression::kOff);
   else if (a.compression == "max") repo->set_compression(repo::Compression::kMax);
 
-  // Packs left by an interrupted backup are indexed and reused — only when no
-  // other live process writes to the repository (its packs may be in flight).
-  auto alone = lock->Alone();
-  if (alone.ok() && *alone) {
-    auto adopted = repo::AdoptOrphanPacks(*repo);
-    if (!adopted.ok()) return adopted.error();
-    if (adopted->adopted && !g.quiet && !g.json)
-      fprintf(stderr, "reusing %zu pack(s) (%s) left by an interrupted backup\n", adopted->adopted,
-              HumanBytes(adopted->bytes).c_str());
-  }
+  MX_CHECK(AdoptOrphansIfAlone(g, *repo, *lock));
 
   vault::BackupOptions opts;
   opts.paths = a.paths;

@@ -98,11 +98,7 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
   o.program_version = "mxvault 0.1.0";
   auto repo = MX_TRY(OpenRepository(g, /*load_index=*/true));
   auto lock = MX_TRY(Lock(g, *repo, /*exclusive=*/false));
-  auto alone = lock->Alone();
-  if (alone.ok() && *alone) {
-    auto adopted = repo::AdoptOrphanPacks(*repo);
-    if (!adopted.ok()) return adopted.error();
-  }
+  MX_CHECK(AdoptOrphansIfAlone(g, *repo, *lock));
   vault::ImapBackupProgress progress;
   Result<vault::ImapBackupSummary> res = Error(Code::kInternal, "", "", "");
   {

@@ -12,7 +12,7 @@ Timestamp Now() {
 }
 
 // Days from civil date (Howard Hinnant's algorithm).
-static int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
   const unsigned yoe = unsigned(y - era * 400);
@@ -22,7 +22,7 @@ static int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 }
 
 // Civil date from days since the epoch (Howard Hinnant's algorithm).
-static void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = unsigned(z - era * 146097);

@@ -25,6 +25,9 @@ std::string FormatRfc3339(Timestamp t);
 std::string FormatRfc3339Utc(Timestamp t);
 /// Parses any RFC 3339 time with optional fraction and 'Z' or ±hh:mm offset.
 std::optional<Timestamp> ParseRfc3339(std::string_view s);
+/// Days since 1970-01-01 of a proleptic Gregorian date, and back.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d);
 /// "2024-05-01 10:00:00" in the local zone, for tables.
 std::string FormatLocal(Timestamp t);
 

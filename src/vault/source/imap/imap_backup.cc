@@ -16,6 +16,7 @@
 #include "imap/utf7.h"
 #include "repo/blob_saver.h"
 #include "repo/chunker.h"
+#include "vault/source/tree_nodes.h"
 #include "vault/mail/layout.h"
 #include "vault/mail/snapshot_reader.h"
 
@@ -104,6 +105,19 @@ std::vector<std::string> FlagsOf(const Value& list) {
   return out;
 }
 
+// UID, FLAGS and MODSEQ of a FETCH response's item list (uid 0 if absent).
+MessageMeta FlagsUpdate(const Value& items) {
+  MessageMeta mm;
+  const auto& it = items.items;
+  for (size_t i = 0; i + 1 < it.size(); i += 2) {
+    const Value& v = it[i + 1];
+    if (it[i].Is("UID") && v.is_number()) mm.uid = uint32_t(v.number);
+    if (it[i].Is("FLAGS") && v.is_list()) mm.flags = FlagsOf(v);
+    if (it[i].Is("MODSEQ") && v.is_list() && !v.items.empty()) mm.modseq = v.items[0].number;
+  }
+  return mm;
+}
+
 bool Matches(const std::vector<std::string>& globs, const std::string& name) {
   for (const auto& g : globs)
     if (fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
@@ -118,32 +132,6 @@ Result<std::vector<Id>> SaveBytes(repo::BlobSaver& saver, uint64_t pol, const st
   return sink.ids;
 }
 
-repo::Node FileNode(const std::string& name, uint64_t size, std::vector<Id> content, Timestamp t) {
-  repo::Node n;
-  n.name = name;
-  n.type = "file";
-  n.mode = 0600;
-  n.mtime = n.atime = n.ctime = t;
-  n.uid = getuid();
-  n.gid = getgid();
-  n.size = size;
-  n.links = 1;
-  n.content = std::move(content);
-  return n;
-}
-
-repo::Node DirNode(const std::string& name, const Id& subtree, Timestamp t) {
-  repo::Node n;
-  n.name = name;
-  n.type = "dir";
-  n.mode = repo::kGoModeDir | 0700;
-  n.mtime = n.atime = n.ctime = t;
-  n.uid = getuid();
-  n.gid = getgid();
-  n.subtree = subtree;
-  return n;
-}
-
 class Backup {
  public:
   Backup(repo::Repository& repo, const ImapBackupOptions& opts, ImapBackupProgress* progress)
@@ -155,7 +143,7 @@ class Backup {
   Result<std::vector<ListedFolder>> List(ImapClient& c);
   Status Folder(ImapClient& c, FolderOut& out);
   Status FetchBodies(ImapClient& c, FolderOut& out, const std::vector<uint32_t>& uids);
-  Result<Id> SaveTree(repo::Tree& t);
+  Result<Id> SaveTree(repo::Tree& t) { return vault::SaveTree(saver_, t); }
   void Worker(std::unique_ptr<ImapClient> client);
 
   repo::Repository& repo_;
@@ -384,13 +372,7 @@ Status Backup::Folder(ImapClient& c, FolderOut& out) {
         return Ok();
       }
       if (r.name != "FETCH" || r.args.empty() || !r.args[0].is_list()) return Ok();
-      MessageMeta mm;
-      const auto& it = r.args[0].items;
-      for (size_t i = 0; i + 1 < it.size(); i += 2) {
-        if (it[i].Is("UID")) mm.uid = uint32_t(it[i + 1].number);
-        if (it[i].Is("FLAGS") && it[i + 1].is_list()) mm.flags = FlagsOf(it[i + 1]);
-        if (it[i].Is("MODSEQ") && it[i + 1].is_list() && !it[i + 1].items.empty()) mm.modseq = it[i + 1].items[0].number;
-      }
+      MessageMeta mm = FlagsUpdate(r.args[0]);
       if (mm.uid == 0) return Ok();
       auto cur = current.find(mm.uid);
       if (cur != current.end()) {
@@ -407,13 +389,7 @@ Status Backup::Folder(ImapClient& c, FolderOut& out) {
     f.Raw("1:*").Raw(condstore && m.highestmodseq ? "(UID FLAGS MODSEQ)" : "(UID FLAGS)");
     MX_CHECK(c.Run(f, [&](Response& r) -> Status {
       if (r.name != "FETCH" || r.args.empty() || !r.args[0].is_list()) return Ok();
-      MessageMeta mm;
-      const auto& it = r.args[0].items;
-      for (size_t i = 0; i + 1 < it.size(); i += 2) {
-        if (it[i].Is("UID")) mm.uid = uint32_t(it[i + 1].number);
-        if (it[i].Is("FLAGS") && it[i + 1].is_list()) mm.flags = FlagsOf(it[i + 1]);
-        if (it[i].Is("MODSEQ") && it[i + 1].is_list() && !it[i + 1].items.empty()) mm.modseq = it[i + 1].items[0].number;
-      }
+      MessageMeta mm = FlagsUpdate(r.args[0]);
       if (mm.uid == 0) return Ok();
       auto p = prev_by_uid.find(mm.uid);
       if (p != prev_by_uid.end()) {
@@ -499,15 +475,6 @@ void Backup::Worker(std::unique_ptr<ImapClient> client) {
     progress_->folders_done += 1;
   }
   if (client) client->Logout();
-}
-
-Result<Id> Backup::SaveTree(repo::Tree& t) {
-  std::sort(t.nodes.begin(), t.nodes.end(), [](const repo::Node& a, const repo::Node& b) { return a.name < b.name; });
-  std::string json = repo::SerializeTree(t);
-  Id id = Id::Hash(reinterpret_cast<const uint8_t*>(json.data()), json.size());
-  auto r = saver_.Save(BlobType::kTree, id, reinterpret_cast<const uint8_t*>(json.data()), json.size());
-  if (!r.ok()) return std::move(r).error();
-  return id;
 }
 
 Result<ImapBackupSummary> Backup::Run() {

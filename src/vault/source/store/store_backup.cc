@@ -11,41 +11,12 @@
 #include "common/queue.h"
 #include "repo/blob_saver.h"
 #include "repo/chunker.h"
+#include "vault/source/tree_nodes.h"
 
 namespace mx::vault {
 namespace pb = mx::backup::v1;
 using repo::BlobType;
 using repo::Id;
-
-namespace {
-
-repo::Node FileNode(const std::string& name, uint64_t size, std::vector<Id> content, Timestamp now) {
-  repo::Node n;
-  n.name = name;
-  n.type = "file";
-  n.mode = 0600;
-  n.mtime = n.atime = n.ctime = now;
-  n.uid = getuid();
-  n.gid = getgid();
-  n.size = size;
-  n.links = 1;
-  n.content = std::move(content);
-  return n;
-}
-
-repo::Node DirNode(const std::string& name, const Id& subtree, Timestamp now) {
-  repo::Node n;
-  n.name = name;
-  n.type = "dir";
-  n.mode = repo::kGoModeDir | 0700;
-  n.mtime = n.atime = n.ctime = now;
-  n.uid = getuid();
-  n.gid = getgid();
-  n.subtree = subtree;
-  return n;
-}
-
-}  // namespace
 
 Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& client, const StoreBackupOptions& opts,
                                        StoreBackupProgress* progress) {
@@ -142,14 +113,7 @@ Result<StoreBackupSummary> BackupStore(repo::Repository& repo, StoreClient& clie
     const auto& f = listing.files(i);
     rocks.nodes.push_back(FileNode(f.name(), f.size(), std::vector<Id>(contents[i].begin(), contents[i].end()), now));
   }
-  auto save_tree = [&](repo::Tree& t) -> Result<Id> {
-    std::sort(t.nodes.begin(), t.nodes.end(), [](const repo::Node& a, const repo::Node& b) { return a.name < b.name; });
-    std::string json = repo::SerializeTree(t);
-    Id id = Id::Hash(reinterpret_cast<const uint8_t*>(json.data()), json.size());
-    auto r = saver.Save(BlobType::kTree, id, reinterpret_cast<const uint8_t*>(json.data()), json.size());
-    if (!r.ok()) return std::move(r).error();
-    return id;
-  };
+  auto save_tree = [&](repo::Tree& t) { return SaveTree(saver, t); };
 
   // The manifest: what restore and recovery need to rebuild the chain.
   nlohmann::json m = {{"format", 1},
