@@ -11,9 +11,11 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "repo/lock.h"
+#include "repo/prune.h"
 #include "repo/repository.h"
 
 namespace mx::app {
@@ -81,6 +83,25 @@ void RegisterHelp(CLI::App& app, Globals& g, Command* run);
 void RegisterWriters(CLI::App& app, Globals& g, Command* run);
 void RegisterPrecheck(CLI::App& app, Globals& g, Command* run);
 void RegisterMail(CLI::App& app, Globals& g, Command* run);
+void RegisterForget(CLI::App& app, Globals& g, Command* run);
+void RegisterPrune(CLI::App& app, Globals& g, Command* run);
+
+/// A snapshot as restic's --json prints it (cmd_snapshots.cc).
+nlohmann::json SnapshotJson(const repo::Id& id, const repo::Snapshot& s);
+
+/// Options of `prune` and `forget --prune` (cmd_prune.cc).
+struct PruneArgs {
+  std::string max_unused = "5%";
+  std::string max_repack_size;
+  bool dry_run = false;
+};
+void AddPruneOptions(CLI::App* cmd, PruneArgs& a);
+/// Prunes `repo` (exclusively locked, index loaded) and prints the summary.
+Status RunPrune(Globals& g, repo::Repository& repo, const PruneArgs& a);
+/// Reads --max-unused and --max-repack-size into `o`.
+Status ParsePruneLimits(const PruneArgs& a, repo::PruneOptions* o);
+/// "500m", "2g", plain bytes.
+Result<uint64_t> ParseSize(const std::string& s, const std::string& flag);
 
 /// Options of the commands that talk to an mxstore backup service.
 struct StoreClientArgs {

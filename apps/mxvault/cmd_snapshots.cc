@@ -6,7 +6,7 @@
 namespace mx::app {
 
 nlohmann::json SnapshotJson(const repo::Id& id, const repo::Snapshot& s) {
-  nlohmann::json j = {{"time", FormatRfc3339(s.time)}, {"tree", s.tree.Hex()},
+  nlohmann::json j = {{"time", FormatRfc3339InZone(s.time, s.time_offset)}, {"tree", s.tree.Hex()},
                       {"paths", s.paths}, {"hostname", s.hostname},
                       {"username", s.username}, {"uid", s.uid}, {"gid", s.gid},
                       {"id", id.Hex()}, {"short_id", id.Short()}};

@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   mx::app::RegisterWriters(app, g, &run);
   mx::app::RegisterPrecheck(app, g, &run);
   mx::app::RegisterMail(app, g, &run);
+  mx::app::RegisterForget(app, g, &run);
+  mx::app::RegisterPrune(app, g, &run);
 
   try {
     app.parse(argc, argv);

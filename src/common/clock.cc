@@ -59,6 +59,16 @@ std::string FormatRfc3339Utc(Timestamp t) {
   return std::string(buf, size_t(n));
 }
 
+std::string FormatRfc3339InZone(Timestamp t, int32_t offset) {
+  std::string s = FormatRfc3339Utc(Timestamp{t.sec + offset, t.nsec});
+  if (offset == 0 || s.empty() || s.back() != 'Z') return s;
+  s.pop_back();
+  char z[16];
+  int32_t a = offset < 0 ? -offset : offset;
+  std::snprintf(z, sizeof(z), "%c%02d:%02d", offset < 0 ? '-' : '+', a / 3600, (a / 60) % 60);
+  return s + z;
+}
+
 std::string FormatRfc3339(Timestamp t) {
   time_t s = t.sec;
   struct tm tm;
@@ -88,7 +98,7 @@ std::string FormatRfc3339(Timestamp t) {
   return out;
 }
 
-std::optional<Timestamp> ParseRfc3339(std::string_view s) {
+std::optional<Timestamp> ParseRfc3339(std::string_view s, int32_t* offset_out) {
   auto digits = [&](size_t pos, size_t n, int* out) {
     if (pos + n > s.size()) return false;
     int v = 0;
@@ -142,6 +152,7 @@ std::optional<Timestamp> ParseRfc3339(std::string_view s) {
   static const int64_t kMin = DaysFromCivil(0, 1, 1) * 86400;
   static const int64_t kMax = DaysFromCivil(10000, 1, 1) * 86400 - 1;
   if (utc < kMin || utc > kMax) return std::nullopt;
+  if (offset_out) *offset_out = int32_t(offset);
   return Timestamp{utc, int32_t(nsec)};
 }
 

@@ -23,8 +23,12 @@ std::string FormatRfc3339(Timestamp t);
 /// Formats in UTC ("...Z"), without the C library's zone machinery: the hot
 /// path for the three time stamps of every tree node.
 std::string FormatRfc3339Utc(Timestamp t);
-/// Parses any RFC 3339 time with optional fraction and 'Z' or ±hh:mm offset.
-std::optional<Timestamp> ParseRfc3339(std::string_view s);
+/// Formats in the zone `offset` seconds east of UTC ("Z" for 0): a time
+/// written back as it was recorded (restic prints snapshot times so).
+std::string FormatRfc3339InZone(Timestamp t, int32_t offset);
+/// Parses any RFC 3339 time with optional fraction and 'Z' or ±hh:mm offset;
+/// `offset` (if given) receives the offset in seconds east of UTC.
+std::optional<Timestamp> ParseRfc3339(std::string_view s, int32_t* offset = nullptr);
 /// Days since 1970-01-01 of a proleptic Gregorian date, and back.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d);

@@ -140,6 +140,7 @@ Result<Snapshot> ParseSnapshot(const Bytes& data, const std::string& object) {
   return Guard("invalid snapshot", object, [&]() -> Result<Snapshot> {
     Snapshot s;
     s.time = TimeField(j, "time");
+    (void)ParseRfc3339(Str(j, "time"), &s.time_offset);
     if (j.contains("parent") && !j["parent"].is_null()) s.parent = ParseIdField(j["parent"], "parent");
     if (!j.contains("tree") || j["tree"].is_null()) throw std::runtime_error("field 'tree' is missing");
     s.tree = ParseIdField(j["tree"], "tree");

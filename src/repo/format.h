@@ -43,6 +43,10 @@ std::string SerializeKeyFile(const KeyFile& k);
 
 struct Snapshot {
   Timestamp time;
+  /// The zone offset `time` was recorded with (seconds east of UTC): restic's
+  /// retention buckets (day, week, ...) are counted in that zone. Not written
+  /// back: SerializeSnapshot uses the local zone, as restic does.
+  int32_t time_offset = 0;
   std::optional<Id> parent;
   Id tree;
   std::vector<std::string> paths;

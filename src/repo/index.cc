@@ -101,6 +101,18 @@ bool MasterIndex::HasPack(const Id& pack) const {
   return std::find(packs_.begin(), packs_.end(), pack) != packs_.end();
 }
 
+std::optional<size_t> MasterIndex::Slot(BlobType type, const Id& id) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  size_t i = FindSlot(type, id);
+  if (table_[i].pack == kEmpty || (table_[i].pack & ~kTreeBit) == kReserved) return std::nullopt;
+  return i;
+}
+
+size_t MasterIndex::SlotCount() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return table_.size();
+}
+
 size_t MasterIndex::BlobCount() const {
   std::shared_lock<std::shared_mutex> l(mu_);
   return used_;

@@ -46,6 +46,12 @@ class MasterIndex {
   /// Whether `pack` is referenced by any entry.
   bool HasPack(const Id& pack) const;
 
+  /// A dense number for a stored blob, below SlotCount(), stable until the
+  /// next change to the index: lets callers keep one bit per blob (prune's
+  /// "used" marks) instead of a set of ids.
+  std::optional<size_t> Slot(BlobType type, const Id& id) const;
+  size_t SlotCount() const;
+
   size_t BlobCount() const;
   size_t PackCount() const;
   /// Calls `fn` for every stored (not merely reserved) blob.

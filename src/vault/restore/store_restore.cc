@@ -61,6 +61,19 @@ Result<json> LoadManifest(repo::Repository& repo, const Id& sid, const repo::Sna
 
 bool IsStoreSnapshot(const repo::Snapshot& snap) { return HasTag(snap, "mxstore"); }
 
+Result<StoreBackupInfo> LoadStoreBackupInfo(repo::Repository& repo, const Id& id, const repo::Snapshot& snap) {
+  json m = MX_TRY(LoadManifest(repo, id, snap));
+  StoreBackupInfo info;
+  info.type = m.value("type", "");
+  info.session = m.value("session", "");
+  json base = m.value("base", json());
+  if (base.is_object()) info.base_session = base.value("session", "");
+  info.log_chain = m.value("log_chain", "");
+  info.database_identity = m.value("database_identity", "");
+  info.database = m.value("database", "");
+  return info;
+}
+
 Result<StoreRestoreSummary> RestoreStoreChain(repo::Repository& repo, const Id& id, const repo::Snapshot& snap,
                                               const std::string& target) {
   auto t0 = std::chrono::steady_clock::now();

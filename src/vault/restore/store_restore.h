@@ -25,6 +25,16 @@ struct StoreRestoreSummary {
 /// True when `snap` is a store-level snapshot (tag "mxstore").
 bool IsStoreSnapshot(const repo::Snapshot& snap);
 
+/// What a store-level snapshot's manifest says about its place in a chain.
+struct StoreBackupInfo {
+  std::string type;          // full, incremental, differential, copy
+  std::string session;       // the backup session that wrote it
+  std::string base_session;  // the session it builds on ("" for a full or copy)
+  std::string log_chain, database_identity, database;
+};
+/// Reads the manifest (backup.json) of a store-level snapshot.
+Result<StoreBackupInfo> LoadStoreBackupInfo(repo::Repository& repo, const repo::Id& id, const repo::Snapshot& snap);
+
 Result<StoreRestoreSummary> RestoreStoreChain(repo::Repository& repo, const repo::Id& id, const repo::Snapshot& snap,
                                               const std::string& target);
 
