@@ -68,7 +68,7 @@ Status RunPrune(Globals& g, repo::Repository& repo, const PruneArgs& a) {
                         {"packs", r.packs}, {"packs_keep", r.packs_keep}, {"packs_repack", r.packs_repack},
                         {"packs_delete", r.packs_delete}, {"packs_unindexed", r.packs_unindexed},
                         {"bytes_repack", r.bytes_repack}, {"bytes_delete", r.bytes_delete},
-                        {"bytes_unindexed", r.bytes_unindexed}, {"unused_after", r.unused_after},
+                        {"bytes_unindexed", r.bytes_unindexed}, {"bytes_leftovers", r.bytes_leftovers}, {"unused_after", r.unused_after},
                         {"size_before", r.size_before}, {"size_after", r.size_after},
                         {"packs_written", r.packs_written}, {"index_files_written", r.index_files_written},
                         {"index_files_removed", r.index_files_removed}};
@@ -88,6 +88,8 @@ Status RunPrune(Globals& g, repo::Repository& repo, const PruneArgs& a) {
   printf("to delete:    %10zu packs / %s", r.packs_delete, HumanBytes(r.bytes_delete).c_str());
   if (r.packs_unindexed) printf(", and %zu unindexed packs / %s", r.packs_unindexed, HumanBytes(r.bytes_unindexed).c_str());
   printf("\n");
+  if (r.bytes_leftovers)
+    printf("removed %s of temporary files left by interrupted saves\n", HumanBytes(r.bytes_leftovers).c_str());
   uint64_t freed = r.size_before - std::min(r.size_before, r.size_after);
   printf("total prune:  %s\n", HumanBytes(freed).c_str());
   printf("remaining:    %10zu packs / %s\n", r.packs_keep + r.packs_written, HumanBytes(r.size_after).c_str());

@@ -68,6 +68,14 @@ class Backend {
 
   /// Removes `h`. NOT_FOUND when it does not exist.
   virtual Status Remove(const Handle& h) = 0;
+
+  /// Removes what saves of type `t` interrupted by a crash left behind
+  /// (temporary files) and returns how many bytes that freed. Only while no
+  /// other process writes: the caller holds an exclusive lock (prune).
+  virtual Result<uint64_t> RemoveLeftovers(FileType t) {
+    (void)t;
+    return uint64_t{0};
+  }
 };
 
 using BackendPtr = std::shared_ptr<Backend>;

@@ -79,7 +79,10 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, bool exclu
       if (!exclusive && !e.info.exclusive) continue;
       std::string stale = LockStaleReason(e.info, Now());
       if (!stale.empty()) {
-        log::Info("ignoring stale lock " + e.id.Short() + " (" + stale + ")");
+        // What `unlock` would remove: restic 0.14 does not skip stale locks
+        // when it locks, so one left by a killed process would block it.
+        log::Info("removing stale lock " + e.id.Short() + " (" + stale + ")");
+        (void)repo.backend().Remove(Handle{FileType::kLock, e.id.Hex()});
         continue;
       }
       conflict = e;

@@ -2,6 +2,8 @@
 // shared holders in; an exclusive lock lets nobody in. A lock is stale — and
 // ignored — when it was not refreshed for 30 minutes, or when its holder was on
 // this host and its process is gone. Holders refresh their lock every 5 minutes.
+// Acquire removes the stale locks it meets (as `unlock` would): restic does
+// not skip them, so a lock left by a killed mxvault would otherwise block it.
 //
 // A RepoLock is owned by one thread; its refresher runs in the background.
 #pragma once

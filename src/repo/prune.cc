@@ -290,6 +290,12 @@ Result<PruneReport> Prune(Repository& repo, const PruneOptions& o) {
   // A pack listed by two index files (left by an interrupted prune) is
   // harmless, but a rewrite makes the index whole again.
   rep.changed = rep.packs_delete || rep.packs_repack || rep.packs_unindexed || rep.packs_missing || duplicate_listings;
+  if (!o.dry_run) {
+    // Temporary files of saves a crash interrupted: under the exclusive lock
+    // nobody is writing, so every one is garbage.
+    for (FileType t : {FileType::kPack, FileType::kIndex, FileType::kSnapshot})
+      rep.bytes_leftovers += MX_TRY(repo.backend().RemoveLeftovers(t));
+  }
   if (o.dry_run || !rep.changed) {
     rep.size_after = rep.size_before - rep.bytes_delete - rep.bytes_unindexed - rep.bytes_repack_freed;
     return rep;

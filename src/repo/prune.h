@@ -44,6 +44,7 @@ struct PruneReport {
   uint64_t bytes_repack_freed = 0;  // unused bytes inside them
   uint64_t bytes_delete = 0;        // size of the wholly unused packs
   uint64_t bytes_unindexed = 0;     // size of packs no index listed
+  uint64_t bytes_leftovers = 0;     // temporary files of interrupted saves, removed
   uint64_t unused_after = 0;        // unused bytes left in kept packs
   uint64_t size_before = 0, size_after = 0;  // all packs, bytes
   size_t packs_written = 0;

@@ -118,6 +118,21 @@ Result<repo::FileInfo> LocalBackend::Stat(const Handle& h) {
 }
 
 Status LocalBackend::List(FileType t, const std::function<Status(const repo::FileInfo&)>& fn) {
+  return Walk(t, false, fn);
+}
+
+Result<uint64_t> LocalBackend::RemoveLeftovers(FileType t) {
+  uint64_t bytes = 0;
+  MX_CHECK(Walk(t, true, [&](const repo::FileInfo& fi) -> Status {
+    bytes += fi.size;
+    return Ok();
+  }));
+  return bytes;
+}
+
+// Calls `fn` for the files of type `t`, or with `leftovers` removes the
+// temporary files of interrupted saves (".tmp-*") and calls `fn` for each.
+Status LocalBackend::Walk(FileType t, bool leftovers, const std::function<Status(const repo::FileInfo&)>& fn) {
   auto list_dir = [&](const std::string& dir) -> Status {
     DIR* d = ::opendir(dir.c_str());
     if (!d) {
@@ -127,10 +142,16 @@ Status LocalBackend::List(FileType t, const std::function<Status(const repo::Fil
     Status s;
     while (struct dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (!ValidName(name)) continue;
+      bool temp = name.rfind(".tmp-", 0) == 0;
+      if (leftovers ? !temp : !ValidName(name)) continue;
       struct stat st;
-      if (::stat((dir + "/" + name).c_str(), &st) != 0) continue;  // removed meanwhile
+      std::string path = dir + "/" + name;
+      if (::stat(path.c_str(), &st) != 0) continue;  // removed meanwhile
       if (!S_ISREG(st.st_mode)) continue;
+      if (leftovers && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        s = ErrnoError("cannot remove the leftover of an interrupted save", path, errno);
+        break;
+      }
       s = fn(repo::FileInfo{name, uint64_t(st.st_size)});
       if (!s.ok()) break;
     }

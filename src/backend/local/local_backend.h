@@ -24,12 +24,14 @@ class LocalBackend : public repo::Backend {
   Status List(repo::FileType t,
               const std::function<Status(const repo::FileInfo&)>& fn) override;
   Status Remove(const repo::Handle& h) override;
+  Result<uint64_t> RemoveLeftovers(repo::FileType t) override;
 
   /// Path of the file behind `h` (for messages and tests).
   std::string PathOf(const repo::Handle& h) const;
 
  private:
   std::string DirOf(const repo::Handle& h) const;
+  Status Walk(repo::FileType t, bool leftovers, const std::function<Status(const repo::FileInfo&)>& fn);
   std::string root_;
 };
 
