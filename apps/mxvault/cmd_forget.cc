@@ -154,17 +154,25 @@ Status RunForget(Globals& g, const ForgetArgs& a) {
     }
   }
 
-  // Chains: whatever a remaining snapshot needs stays. A policy's removal is
-  // turned into a keep with the reason; a removal named by id is refused.
+  // Chains: whatever a remaining snapshot needs stays. A removal named by id
+  // is refused, naming every kept backup that needs it; a policy's removal
+  // turns into a keep with the reason.
+  for (size_t named : by_id) {
+    std::vector<std::string> dependents;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const auto& needs = chains.Needs(i);
+      if (!removed.count(i) && std::find(needs.begin(), needs.end(), named) != needs.end())
+        dependents.push_back(chains.Type(i) + " " + all[i].id.Short() + " (" + FormatLocal(all[i].snap.time) + ")");
+    }
+    if (!dependents.empty())
+      return Error(Code::kSnapshotNeeded, "cannot forget snapshot " + all[named].id.Short(), all[named].id.Short(),
+                   "the kept backups " + Joined(dependents, ", ") + " cannot be restored without it",
+                   "forget those as well, or keep " + all[named].id.Short());
+  }
   for (size_t i = 0; i < all.size(); ++i) {
     if (removed.count(i)) continue;
     for (size_t need : chains.Needs(i)) {
       if (!removed.count(need)) continue;
-      if (std::find(by_id.begin(), by_id.end(), need) != by_id.end())
-        return Error(Code::kSnapshotNeeded, "cannot forget snapshot " + all[need].id.Short(), all[need].id.Short(),
-                     "the " + chains.Type(i) + " backup " + all[i].id.Short() + " (" + FormatLocal(all[i].snap.time) +
-                         "), which is kept, cannot be restored without it",
-                     "forget " + all[i].id.Short() + " as well, or keep " + all[need].id.Short());
       removed.erase(need);
       for (Group& gr : groups) {
         auto it = std::find(gr.remove.begin(), gr.remove.end(), need);
