@@ -9,6 +9,9 @@
 #include <cstdlib>
 
 #include "backend/local/local_backend.h"
+#include "backend/retry/retry_backend.h"
+#include "backend/s3/s3_backend.h"
+#include "common/log.h"
 #include "common/bytes.h"
 #include "repo/blob_saver.h"
 #include "common/config.h"
@@ -116,12 +119,44 @@ Result<repo::BackendPtr> MakeBackend(const Globals& g) {
     return Error(Code::kUsage, "no repository given", "",
                  "pass -r/--repo LOCATION or set MXVAULT_REPOSITORY");
   std::string loc = g.repo;
-  if (loc.rfind("local:", 0) == 0) loc = loc.substr(6);
-  if (loc.rfind("s3:", 0) == 0 || loc.rfind("sftp:", 0) == 0 || loc.rfind("rest:", 0) == 0)
+  backend::RetryPolicy retry;
+  backend::S3Options s3;
+  bool is_s3 = loc.rfind("s3:", 0) == 0;
+  if (is_s3) s3 = MX_TRY(backend::ParseS3Location(loc));
+  for (const auto& opt : g.options) {
+    size_t eq = opt.find('=');
+    if (eq == std::string::npos)
+      return Error(Code::kUsage, "invalid option", opt, "expected KEY=VALUE", "write e.g. -o s3.connections=8");
+    std::string key = opt.substr(0, eq), value = opt.substr(eq + 1);
+    if (key.rfind("s3.", 0) == 0) {
+      MX_CHECK(backend::ApplyS3Option(&s3, key.substr(3), value));
+    } else if (key == "retry.attempts") {
+      char* end = nullptr;
+      long v = strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end || v < 1 || v > 100)
+        return Error(Code::kUsage, "invalid value for -o retry.attempts", value, "expected a number from 1 to 100", "");
+      retry.attempts = int(v);
+    } else {
+      return Error(Code::kUsage, "unknown option", key, "options are s3.* (see docs/cli.md) and retry.attempts", "");
+    }
+  }
+  if (!g.quiet)
+    retry.on_retry = [](const Error& e, int attempt, double wait) {
+      log::Warn("retrying in " + FormatDuration(wait) + " (attempt " + std::to_string(attempt) + " failed): " + e.Message());
+    };
+  if (loc.rfind("sftp:", 0) == 0 || loc.rfind("rest:", 0) == 0)
     return Error(Code::kUsage, "unsupported repository location", g.repo,
-                 "this mxvault writes local directories only; object storage comes in a later release");
-  while (loc.size() > 1 && loc.back() == '/') loc.pop_back();
-  return repo::BackendPtr(std::make_shared<backend::LocalBackend>(loc));
+                 "mxvault writes local directories and S3-compatible object storage (s3:https://HOST/BUCKET)");
+  repo::BackendPtr inner;
+  if (is_s3) {
+    MX_CHECK(backend::ResolveS3Credentials(&s3));
+    inner = std::make_shared<backend::S3Backend>(s3);
+  } else {
+    if (loc.rfind("local:", 0) == 0) loc = loc.substr(6);
+    while (loc.size() > 1 && loc.back() == '/') loc.pop_back();
+    inner = std::make_shared<backend::LocalBackend>(loc);
+  }
+  return repo::BackendPtr(std::make_shared<backend::RetryBackend>(inner, retry));
 }
 
 Result<std::unique_ptr<repo::Repository>> OpenRepository(const Globals& g, bool load_index) {

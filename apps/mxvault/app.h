@@ -26,6 +26,7 @@ struct Globals {
   std::string password_command;
   std::string config_file;
   std::string retry_lock;
+  std::vector<std::string> options;  // -o key=value (s3.*, retry.*)
   bool json = false;
   bool quiet = false;
   int verbose = 0;

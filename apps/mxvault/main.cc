@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--password-command", g.password_command, "command printing the password (env MXVAULT_PASSWORD_COMMAND)");
   app.add_option("--config", g.config_file, "TOML file with defaults (env MXVAULT_CONFIG)");
   app.add_option("--retry-lock", g.retry_lock, "wait this long (30s, 5m) for a conflicting lock");
+  app.add_option("-o,--option", g.options, "backend option KEY=VALUE: s3.connections, s3.region, s3.bucket-lookup, "
+                 "s3.ca-file, s3.timeout, retry.attempts (repeatable)");
   app.add_flag("--json", g.json, "machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "no progress or informational output");
   app.add_flag("-v,--verbose", g.verbose, "more output");
