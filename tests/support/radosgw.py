@@ -210,6 +210,7 @@ rgw dns name = 127.0.0.1
 if __name__ == "__main__":
     import sys
     d = sys.argv[1] if len(sys.argv) > 1 else "/tmp/mx-radosgw"
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with RadosGW(d) as gw:
         print("radosgw at %s (access key %s, secret %s), started in %.1f s" % (gw.url, gw.access_key, gw.secret_key,
                                                                             gw.start_seconds), flush=True)

@@ -36,7 +36,7 @@ auto RetryBackend::Retry(const std::string& what, F&& f) -> decltype(f()) {
     const Error* e = ErrorOf(r);
     if (!e || !Transient(*e)) return r;
     if (attempt >= p_.attempts)
-      return e->Wrap("gave up on " + what + " after " + std::to_string(attempt) + " attempts", what);
+      return e->Wrap("gave up after " + std::to_string(attempt) + " attempts", "");
     double wait = std::min(delay, p_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
     if (p_.on_retry) p_.on_retry(*e, attempt, wait);
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));

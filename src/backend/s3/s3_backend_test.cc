@@ -82,7 +82,7 @@ TEST(RetryBackend, RetriesNetworkErrorsThenNamesTheObject) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), Code::kNetwork);
   EXPECT_EQ(retries, 2);
-  EXPECT_NE(r.error().Message().find("snapshots/aaaa"), std::string::npos) << r.error().Message();
+  EXPECT_NE(r.error().Message().find("/bucket/snapshots/aaaa"), std::string::npos) << r.error().Message();
   EXPECT_NE(r.error().Message().find("3 attempts"), std::string::npos) << r.error().Message();
 }
 
