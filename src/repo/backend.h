@@ -26,6 +26,15 @@ struct Handle {
   std::string name;  // lower-case hex id; empty for kConfig
 };
 
+/// Whether `name` can name a repository file: 64 lower-case hex digits (the
+/// SHA-256 of its content). Listings skip everything else.
+inline bool IsObjectName(const std::string& name) {
+  if (name.size() != 64) return false;
+  for (char c : name)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 struct FileInfo {
   std::string name;
   uint64_t size = 0;

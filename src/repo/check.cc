@@ -60,24 +60,11 @@ void VerifyPackData(const Key& key, const Id& pack, const Bytes& data,
                               "the pack header lists " + std::to_string(a.size()) +
                                   " blobs that differ from the index's " + std::to_string(b.size())));
   }
+  Bytes scratch, content;
   for (const IndexBlob& b : *header) {
     std::string where = std::string(BlobTypeName(b.type)) + " blob " + b.id.Hex() + " in " + object;
-    auto plain = Unseal(key, data.data() + b.offset, b.length, where);
-    if (!plain.ok()) {
-      errors->push_back(plain.error());
-      continue;
-    }
-    Bytes content = std::move(*plain);
-    if (b.uncompressed_length) {
-      auto d = Decompress(content.data(), content.size(), b.uncompressed_length, where);
-      if (!d.ok()) {
-        errors->push_back(d.error());
-        continue;
-      }
-      content = std::move(*d);
-    }
-    if (Id::Hash(content.data(), content.size()) != b.id)
-      errors->push_back(Damaged(where, "the SHA-256 of its content does not match its id"));
+    Status s = OpenBlob(key, data.data() + b.offset, b.length, b.uncompressed_length, b.id, where, &scratch, &content);
+    if (!s.ok()) errors->push_back(s.error());
   }
 }
 

@@ -1,5 +1,7 @@
 #include "repo/pack.h"
 
+#include "repo/compress.h"
+
 namespace mx::repo {
 
 void PackWriter::Add(BlobType type, const Id& id, const uint8_t* sealed, size_t n,
@@ -99,6 +101,20 @@ Result<std::vector<IndexBlob>> ParseHeaderEntries(const Bytes& h, uint64_t data_
   }
   if (blobs.empty()) return bad("pack header lists no blobs");
   return blobs;
+}
+
+Status OpenBlob(const Key& key, const uint8_t* sealed, size_t n, uint32_t uncompressed_length, const Id& id,
+                const std::string& object, Bytes* scratch, Bytes* out) {
+  if (uncompressed_length) {
+    MX_CHECK(UnsealInto(key, sealed, n, object, scratch));
+    MX_CHECK(DecompressInto(scratch->data(), scratch->size(), uncompressed_length, object, out));
+  } else {
+    MX_CHECK(UnsealInto(key, sealed, n, object, out));
+  }
+  if (Id::Hash(out->data(), out->size()) != id)
+    return Error(Code::kCorrupt, "damaged blob", object, "the SHA-256 of its content does not match its id",
+                 "run `mxvault check --read-data` to list every damaged object");
+  return Ok();
 }
 
 }  // namespace mx::repo

@@ -43,6 +43,13 @@ class PackWriter {
   std::vector<IndexBlob> blobs_;
 };
 
+/// Opens one sealed blob of a pack: decrypts it, decompresses it when
+/// `uncompressed_length` is not 0, and checks that its SHA-256 is `id`.
+/// `scratch` holds the decrypted bytes of a compressed blob (its capacity is
+/// reused). CORRUPT_DATA (or BAD_FORMAT) naming `object` otherwise.
+Status OpenBlob(const Key& key, const uint8_t* sealed, size_t n, uint32_t uncompressed_length, const Id& id,
+                const std::string& object, Bytes* scratch, Bytes* out);
+
 /// How many bytes from the end of a pack to read so that most headers are
 /// parsed with one read.
 constexpr size_t kPackTailGuess = 4 + kCryptoOverhead + 64 * kCompressedEntrySize;

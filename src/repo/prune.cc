@@ -9,7 +9,6 @@
 #include <unordered_set>
 
 #include "common/log.h"
-#include "repo/compress.h"
 #include "repo/pack.h"
 
 namespace mx::repo {
@@ -140,15 +139,8 @@ class Repacker {
       return Error(Code::kCorrupt, "cannot repack", object, "the index places it past the end of the pack",
                    "run `mxvault check --read-data`");
     const uint8_t* sealed = data.data() + b.offset;
-    MX_CHECK(UnsealInto(repo_.key(), sealed, b.length, object, &plain_));
-    const Bytes* content = &plain_;
-    if (b.uncompressed_length) {
-      MX_CHECK(DecompressInto(plain_.data(), plain_.size(), b.uncompressed_length, object, &decompressed_));
-      content = &decompressed_;
-    }
-    if (Id::Hash(content->data(), content->size()) != b.id)
-      return Error(Code::kCorrupt, "cannot repack", object, "the SHA-256 of its content does not match its id",
-                   "run `mxvault check --read-data`; prune deleted nothing");
+    Status s = OpenBlob(repo_.key(), sealed, b.length, b.uncompressed_length, b.id, object, &plain_, &content_);
+    if (!s.ok()) return s.error().Wrap("cannot repack (prune deleted nothing)", object);
     PackWriter& w = b.type == BlobType::kTree ? tree_ : data_;
     w.Add(b.type, b.id, sealed, b.length, b.uncompressed_length);
     if (w.size() >= pack_size_) MX_CHECK(Flush(w));
@@ -180,7 +172,7 @@ class Repacker {
   Repository& repo_;
   size_t pack_size_;
   PackWriter data_, tree_;
-  Bytes plain_, decompressed_;
+  Bytes plain_, content_;
   std::vector<IndexPack> written_;
   uint64_t bytes_written_ = 0;
 };
@@ -301,30 +293,10 @@ Result<PruneReport> Prune(Repository& repo, const PruneOptions& o) {
     return rep;
   }
 
-  // 5. Repack: copy the used blobs of the chosen packs into new packs.
+  // 5. One pass over the index files: repack the chosen packs (copy their
+  //    used blobs into new packs) and list every kept pack in the new index;
+  //    then the new packs. All of it is written before anything is deleted.
   Repacker repacker(repo, o.pack_size);
-  size_t done = 0;
-  // The blob list of each pack to repack comes from the index files again
-  // (not kept in memory for every pack).
-  MX_CHECK(ForEachIndexedPack(repo, [&](const IndexPack& p) -> Status {
-    auto it = packs.find(p.id);
-    if (it == packs.end() || it->second.action != PackStat::kRepack) return Ok();
-    Progress(o, "repacking " + std::to_string(++done) + "/" + std::to_string(rep.packs_repack) + " packs");
-    Bytes data = MX_TRY(repo.backend().Load(Handle{FileType::kPack, p.id.Hex()}, 0, 0));
-    for (const IndexBlob& b : p.blobs) {
-      auto loc = index.Lookup(b.type, b.id);
-      if (!(loc && loc->pack == p.id && loc->offset == b.offset && marker.Used(b.type, b.id))) continue;
-      MX_CHECK(repacker.Add(p.id, data, b));
-    }
-    return Ok();
-  }));
-  MX_CHECK(repacker.Finish());
-  rep.packs_written = repacker.written().size();
-  rep.bytes_written = repacker.bytes_written();
-
-  // 6. The new index: every kept pack and every new one, written before
-  //    anything is deleted.
-  Progress(o, "writing the new index");
   IndexFile out;
   size_t out_blobs = 0;
   auto flush = [&]() -> Status {
@@ -342,15 +314,29 @@ Result<PruneReport> Prune(Repository& repo, const PruneOptions& o) {
     if (out_blobs >= kIndexBlobsPerFile) MX_CHECK(flush());
     return Ok();
   };
+  size_t done = 0;
   MX_CHECK(ForEachIndexedPack(repo, [&](const IndexPack& p) -> Status {
     auto it = packs.find(p.id);
-    if (it == packs.end() || !it->second.present || it->second.action != PackStat::kKeep) return Ok();
-    return add(p);
+    if (it == packs.end() || !it->second.present) return Ok();
+    if (it->second.action == PackStat::kKeep) return add(p);
+    if (it->second.action != PackStat::kRepack) return Ok();
+    Progress(o, "repacking " + std::to_string(++done) + "/" + std::to_string(rep.packs_repack) + " packs");
+    Bytes data = MX_TRY(repo.backend().Load(Handle{FileType::kPack, p.id.Hex()}, 0, 0));
+    for (const IndexBlob& b : p.blobs) {
+      auto loc = index.Lookup(b.type, b.id);
+      if (!(loc && loc->pack == p.id && loc->offset == b.offset && marker.Used(b.type, b.id))) continue;
+      MX_CHECK(repacker.Add(p.id, data, b));
+    }
+    return Ok();
   }));
+  MX_CHECK(repacker.Finish());
+  rep.packs_written = repacker.written().size();
+  rep.bytes_written = repacker.bytes_written();
+  Progress(o, "writing the new index");
   for (IndexPack& p : repacker.written()) MX_CHECK(add(std::move(p)));
   MX_CHECK(flush());
 
-  // 7. Only now: the old index files, then the packs nothing needs.
+  // 6. Only now: the old index files, then the packs nothing needs.
   Progress(o, "removing " + std::to_string(repo.index_files().size()) + " old index files");
   for (const Id& f : repo.index_files()) {
     Status s = repo.backend().Remove(Handle{FileType::kIndex, f.Hex()});
@@ -370,11 +356,7 @@ Result<PruneReport> Prune(Repository& repo, const PruneOptions& o) {
     if (!s.ok() && s.error().code() != Code::kNotFound)
       return s.error().Wrap("cannot remove a pack (the new index is written; run prune again)", "data/" + name);
   }
-  rep.size_after = 0;
-  MX_CHECK(repo.backend().List(FileType::kPack, [&](const FileInfo& fi) {
-    rep.size_after += fi.size;
-    return Ok();
-  }));
+  rep.size_after = rep.size_before - rep.bytes_delete - rep.bytes_unindexed - rep.bytes_repack + rep.bytes_written;
   return rep;
 }
 

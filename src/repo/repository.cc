@@ -1,6 +1,7 @@
 #include "repo/repository.h"
 
 #include "common/host.h"
+#include "repo/pack.h"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -226,17 +227,8 @@ Status Repository::LoadBlobInto(BlobType type, const Id& id, Bytes* out) {
   thread_local Bytes raw, plain;
   Handle h{FileType::kPack, loc->pack.Hex()};
   MX_CHECK(backend_->LoadInto(h, loc->offset, loc->length, &raw));
-  auto where = [&] { return object + " in " + ObjectName(FileType::kPack, loc->pack); };
-  if (loc->uncompressed_length) {
-    MX_CHECK(UnsealInto(key_, raw.data(), raw.size(), where(), &plain));
-    MX_CHECK(DecompressInto(plain.data(), plain.size(), loc->uncompressed_length, where(), out));
-  } else {
-    MX_CHECK(UnsealInto(key_, raw.data(), raw.size(), where(), out));
-  }
-  if (Id::Hash(out->data(), out->size()) != id)
-    return Error(Code::kCorrupt, "cannot load", where(),
-                 "the SHA-256 of its content does not match its id");
-  return Ok();
+  return OpenBlob(key_, raw.data(), raw.size(), loc->uncompressed_length, id,
+                  object + " in " + ObjectName(FileType::kPack, loc->pack), &plain, out);
 }
 
 Result<Tree> Repository::LoadTree(const Id& id) {

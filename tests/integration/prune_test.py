@@ -13,7 +13,6 @@
 
 usage: prune_test.py BUILD_BIN_DIR (or a binary in it)"""
 
-import hashlib
 import json
 import os
 import random
@@ -26,11 +25,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from vaulttest import bin_dir, tree_digest  # noqa: E402
 from mxstore import Checks  # noqa: E402
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
-if os.path.isfile(BIN):
-    BIN = os.path.dirname(BIN)
+BIN = bin_dir()
 MXVAULT = os.path.join(BIN, "mxvault")
 
 check = Checks()
@@ -55,16 +53,6 @@ def data_size(repo):
     for d, _, files in os.walk(os.path.join(repo, "data")):
         total += sum(os.path.getsize(os.path.join(d, f)) for f in files)
     return total
-
-
-def tree_digest(top):
-    out = {}
-    for d, _, files in os.walk(top):
-        for f in files:
-            p = os.path.join(d, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, top)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def rand_bytes(n):

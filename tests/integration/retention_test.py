@@ -19,11 +19,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from vaulttest import bin_dir  # noqa: E402
 from mxstore import Checks  # noqa: E402
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
-if os.path.isfile(BIN):
-    BIN = os.path.dirname(BIN)
+BIN = bin_dir()
 MXVAULT = os.path.join(BIN, "mxvault")
 
 check = Checks()

@@ -15,7 +15,6 @@ Ceph RADOS Gateway the test starts on loopback (tests/support/radosgw.py):
 usage: s3_test.py BUILD_BIN_DIR (or a binary in it). Exit 77 (skip) when the
 Ceph packages are missing."""
 
-import hashlib
 import json
 import os
 import random
@@ -25,13 +24,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from vaulttest import bin_dir, tree_digest  # noqa: E402
 from mxstore import Checks  # noqa: E402
 import radosgw  # noqa: E402
 from s3_fault_proxy import FaultProxy  # noqa: E402
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
-if os.path.isfile(BIN):
-    BIN = os.path.dirname(BIN)
+BIN = bin_dir()
 MXVAULT = os.path.join(BIN, "mxvault")
 UNIT = os.path.join(BIN, "mx_unit_tests")
 
@@ -56,16 +54,6 @@ def run(cmd, env=None, timeout=300):
     return subprocess.run(cmd, env=env or BASE, capture_output=True, text=True, timeout=timeout)
 
 
-def digest(top):
-    out = {}
-    for d, _, files in os.walk(top):
-        for f in files:
-            p = os.path.join(d, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, top)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
-
-
 def make_tree(path, files, lo, hi):
     os.makedirs(path, exist_ok=True)
     for i in range(files):
@@ -87,7 +75,7 @@ try:
     # ---- mxvault writes, restic reads ----
     src = os.path.join(root, "src")
     make_tree(src, 30, 10_000, 700_000)
-    want = digest(src)
+    want = tree_digest(src)
     repo = "s3:%s/mxvault-first" % gw.url
     r = run([MXVAULT, "-r", repo, "init"])
     check("mxvault init on S3", r.returncode == 0, r.stderr)
@@ -98,7 +86,7 @@ try:
     target = os.path.join(root, "restic-restore")
     r = run(["restic", "-r", repo, "restore", "latest", "--target", target])
     check("restic restores mxvault's snapshot byte-exact",
-          r.returncode == 0 and digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
+          r.returncode == 0 and tree_digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
 
     # ---- restic writes, mxvault reads ----
     repo2 = "s3:%s/restic-first" % gw.url
@@ -111,7 +99,7 @@ try:
     target = os.path.join(root, "mxvault-restore")
     r = run([MXVAULT, "-r", repo2, "restore", "latest", "--target", target])
     check("mxvault restores restic's snapshot byte-exact",
-          r.returncode == 0 and digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
+          r.returncode == 0 and tree_digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
     r = run([MXVAULT, "-r", repo2, "backup", src])
     check("mxvault adds a snapshot to restic's S3 repository", r.returncode == 0, r.stderr)
     r = run(["restic", "-r", repo2, "check"])
@@ -148,7 +136,7 @@ try:
     proxy.add("GET", r"/snapshots/", "stall", count=1, seconds=20)
     src2 = os.path.join(root, "src2")
     make_tree(src2, 40, 50_000, 900_000)
-    want2 = digest(src2)
+    want2 = tree_digest(src2)
     r = run([MXVAULT, "-r", prepo, "-o", "s3.timeout=3", "--json", "backup", src2])
     kinds = sorted({f[2] for f in proxy.faults})
     check("backup through 503 SlowDown, 500, a reset upload: retried, completes (faults: %s)" % kinds,
@@ -163,13 +151,13 @@ try:
     target = os.path.join(root, "fault-restore")
     r = run(["restic", "-r", direct, "restore", "latest", "--target", target])
     check("the snapshot written through faults restores byte-exact (restic)",
-          r.returncode == 0 and digest(os.path.join(target, src2.lstrip("/"))) == want2, r.stderr)
+          r.returncode == 0 and tree_digest(os.path.join(target, src2.lstrip("/"))) == want2, r.stderr)
 
     # A fault that persists: the first packs land, then every data PUT fails.
     proxy.clear()
     src3 = os.path.join(root, "src3")
     make_tree(src3, 60, 200_000, 900_000)
-    want3 = digest(src3)
+    want3 = tree_digest(src3)
     snaps_before = len(json.loads(run([MXVAULT, "-r", direct, "--json", "snapshots"]).stdout))
     proxy.add("PUT", r"/data/", "503", count=None, after=3)  # three packs land, then every one fails
     frepo = "s3:%s/faulty" % proxy.url
@@ -191,7 +179,7 @@ try:
           r.returncode == 0 and 0 <= summary.get("data_added", total) < total * 0.9, r.stderr[-800:])
     target = os.path.join(root, "final-restore")
     r = run([MXVAULT, "-r", direct, "restore", "latest", "--target", target])
-    check("and restores byte-exact", r.returncode == 0 and digest(os.path.join(target, src3.lstrip("/"))) == want3,
+    check("and restores byte-exact", r.returncode == 0 and tree_digest(os.path.join(target, src3.lstrip("/"))) == want3,
           r.stderr)
     proxy.close()
 finally:

@@ -19,11 +19,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from vaulttest import bin_dir  # noqa: E402
 from mxstore import Checks, Store, make_message, message_id  # noqa: E402
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
-if os.path.isfile(BIN):
-    BIN = os.path.dirname(BIN)
+BIN = bin_dir()
 MXSTORE = os.path.join(BIN, "mxstore")
 MXVAULT = os.path.join(BIN, "mxvault")
 
@@ -58,19 +57,26 @@ def deliver(n, tag):
     c.quit()
 
 
-snaps = {}
-contents = {}
-plan = [("F1", "full"), ("D1", "differential"), ("I1", "incremental"), ("I2", "incremental")]
-for name, typ in plan:
-    deliver(40, name)
-    r = vault("--json", "backup", "unix://%s/db01" % UNIX, "--type", typ, "--method", "snapshot",
-              "--token-file", store.token_file)
-    if not check("backup %s (%s)" % (name, typ), r.returncode == 0, r.stderr):
-        sys.exit(check.finish(store, root))
-    snaps[name] = json.loads(r.stdout.strip().splitlines()[-1])["snapshot_id"]
-    contents[name] = dict(delivered)
-    time.sleep(1.1)  # distinct snapshot times
-short = {v[:8]: k for k, v in snaps.items()}
+snaps = {}     # name -> snapshot id
+short = {}     # short id -> name
+contents = {}  # name -> the mail delivered before it
+
+
+def deliver_and_back_up(plan, messages, method):
+    for name, typ in plan:
+        deliver(messages, name)
+        r = vault("--json", "backup", "unix://%s/db01" % UNIX, "--type", typ, "--method", method,
+                  "--token-file", store.token_file)
+        if not check("backup %s (%s)" % (name, typ), r.returncode == 0, r.stderr):
+            sys.exit(check.finish(store, root))
+        snaps[name] = json.loads(r.stdout.strip().splitlines()[-1])["snapshot_id"]
+        short[snaps[name][:8]] = name
+        contents[name] = dict(delivered)
+        time.sleep(1.1)  # distinct snapshot times
+
+
+deliver_and_back_up([("F1", "full"), ("D1", "differential"), ("I1", "incremental"), ("I2", "incremental")], 40,
+                    "snapshot")
 
 
 def plan_of(*policy):
@@ -148,16 +154,7 @@ r = subprocess.run(["restic", "check", "--read-data"], env=ENV, capture_output=T
 check("restic check --read-data after the prune", r.returncode == 0, r.stdout[-500:] + r.stderr)
 
 # A new full and a differential on it: the differential keeps its full.
-for name, typ in [("F2", "full"), ("D2", "differential")]:
-    deliver(30, name)
-    r = vault("--json", "backup", "unix://%s/db01" % UNIX, "--type", typ, "--method", "streaming",
-              "--token-file", store.token_file)
-    if not check("backup %s (%s)" % (name, typ), r.returncode == 0, r.stderr):
-        sys.exit(check.finish(store, root))
-    snaps[name] = json.loads(r.stdout.strip().splitlines()[-1])["snapshot_id"]
-    contents[name] = dict(delivered)
-    short[snaps[name][:8]] = name
-    time.sleep(1.1)
+deliver_and_back_up([("F2", "full"), ("D2", "differential")], 30, "streaming")
 got, err = plan_of("--keep-last", "1")
 if check("forget --keep-last 1 --dry-run after F2, D2", got is not None, err):
     keep, remove, reasons = got

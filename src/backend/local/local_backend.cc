@@ -14,15 +14,6 @@ namespace mx::backend {
 using repo::FileType;
 using repo::Handle;
 
-namespace {
-bool ValidName(const std::string& name) {
-  if (name.size() != 64) return false;
-  for (char c : name)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-}  // namespace
-
 std::string LocalBackend::DirOf(const Handle& h) const {
   if (h.type == FileType::kConfig) return root_;
   std::string dir = root_ + "/" + repo::FileTypeName(h.type);
@@ -143,7 +134,7 @@ Status LocalBackend::Walk(FileType t, bool leftovers, const std::function<Status
     while (struct dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       bool temp = name.rfind(".tmp-", 0) == 0;
-      if (leftovers ? !temp : !ValidName(name)) continue;
+      if (leftovers ? !temp : !repo::IsObjectName(name)) continue;
       struct stat st;
       std::string path = dir + "/" + name;
       if (::stat(path.c_str(), &st) != 0) continue;  // removed meanwhile

@@ -15,11 +15,6 @@ namespace {
 // NETWORK; a local disk's IO_ERROR (permission, space) does not pass by waiting.
 bool Transient(const Error& e) { return e.code() == Code::kNetwork; }
 
-std::string Object(const Handle& h) {
-  if (h.type == FileType::kConfig) return "config";
-  return std::string(repo::FileTypeName(h.type)) + "/" + h.name;
-}
-
 template <typename T>
 const Error* ErrorOf(const Result<T>& r) {
   return r.ok() ? nullptr : &r.error();
@@ -28,7 +23,7 @@ const Error* ErrorOf(const Result<T>& r) {
 }  // namespace
 
 template <typename F>
-auto RetryBackend::Retry(const std::string& what, F&& f) -> decltype(f()) {
+auto RetryBackend::Retry(F&& f) -> decltype(f()) {
   thread_local std::mt19937 rng(std::random_device{}());
   double delay = p_.first_delay;
   for (int attempt = 1;; ++attempt) {
@@ -45,28 +40,28 @@ auto RetryBackend::Retry(const std::string& what, F&& f) -> decltype(f()) {
 }
 
 Status RetryBackend::Create() {
-  return Retry("creating the repository", [&] { return inner_->Create(); });
+  return Retry([&] { return inner_->Create(); });
 }
 
 Status RetryBackend::Save(const Handle& h, const uint8_t* data, size_t n) {
-  return Retry(Object(h), [&] { return inner_->Save(h, data, n); });
+  return Retry([&] { return inner_->Save(h, data, n); });
 }
 
 Result<Bytes> RetryBackend::Load(const Handle& h, uint64_t offset, uint64_t length) {
-  return Retry(Object(h), [&] { return inner_->Load(h, offset, length); });
+  return Retry([&] { return inner_->Load(h, offset, length); });
 }
 
 Status RetryBackend::LoadInto(const Handle& h, uint64_t offset, uint64_t length, Bytes* out) {
-  return Retry(Object(h), [&] { return inner_->LoadInto(h, offset, length, out); });
+  return Retry([&] { return inner_->LoadInto(h, offset, length, out); });
 }
 
 Result<repo::FileInfo> RetryBackend::Stat(const Handle& h) {
-  return Retry(Object(h), [&] { return inner_->Stat(h); });
+  return Retry([&] { return inner_->Stat(h); });
 }
 
 Status RetryBackend::List(FileType t, const std::function<Status(const repo::FileInfo&)>& fn) {
   std::vector<repo::FileInfo> all;
-  MX_CHECK(Retry(std::string("the listing of ") + repo::FileTypeName(t) + "/", [&]() -> Status {
+  MX_CHECK(Retry([&]() -> Status {
     all.clear();
     return inner_->List(t, [&](const repo::FileInfo& fi) {
       all.push_back(fi);
@@ -78,11 +73,11 @@ Status RetryBackend::List(FileType t, const std::function<Status(const repo::Fil
 }
 
 Status RetryBackend::Remove(const Handle& h) {
-  return Retry(Object(h), [&] { return inner_->Remove(h); });
+  return Retry([&] { return inner_->Remove(h); });
 }
 
 Result<uint64_t> RetryBackend::RemoveLeftovers(FileType t) {
-  return Retry(std::string("the leftovers in ") + repo::FileTypeName(t) + "/", [&] { return inner_->RemoveLeftovers(t); });
+  return Retry([&] { return inner_->RemoveLeftovers(t); });
 }
 
 }  // namespace mx::backend

@@ -41,7 +41,7 @@ class RetryBackend : public repo::Backend {
 
  private:
   template <typename F>
-  auto Retry(const std::string& what, F&& f) -> decltype(f());
+  auto Retry(F&& f) -> decltype(f());
 
   repo::BackendPtr inner_;
   RetryPolicy p_;

@@ -24,22 +24,21 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-// Percent-encodes everything but RFC 3986's unreserved characters (and '/'
-// when `keep_slash`), with upper-case hex as SigV4 requires.
+// Percent-encodes all but RFC 3986's unreserved characters with upper-case
+// hex, as SigV4 wants (curl_easy_escape), keeping '/' when `keep_slash`.
 std::string UriEncode(const std::string& s, bool keep_slash) {
-  static const char kHex[] = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out += char(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
+  size_t start = 0;
+  for (;;) {
+    size_t slash = keep_slash ? s.find('/', start) : std::string::npos;
+    std::string part = s.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    char* e = curl_easy_escape(nullptr, part.data(), int(part.size()));
+    out += e ? e : "";
+    curl_free(e);
+    if (slash == std::string::npos) return out;
+    out += '/';
+    start = slash + 1;
   }
-  return out;
 }
 
 // The text of the first <tag>...</tag> at or after `from`, XML entities
@@ -79,12 +78,6 @@ bool XmlText(const std::string& doc, const std::string& tag, size_t from, std::s
   return true;
 }
 
-bool ValidName(const std::string& name) {
-  if (name.size() != 64) return false;
-  for (char c : name)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 // "[section]" / "key = value" files of the AWS CLI.
 std::string IniValue(const std::string& path, const std::string& section, const std::string& key) {
@@ -347,7 +340,8 @@ Error S3Backend::HttpError(const std::string& what, const std::string& object, c
   if (r.status == 404) return Error(Code::kNotFound, what, object, why, "");
   if (r.status >= 500 || r.status == 429 || code == "SlowDown" || code == "RequestTimeout")
     return Error(Code::kNetwork, what, object, why, "the S3 server is failing or throttling; it was retried, run again later");
-  return Error(Code::kIo, what, object, why, "");
+  return Error(Code::kIo, what, object, why,
+               "the server's answer is quoted; check the endpoint, the bucket and the server's log");
 }
 
 Status S3Backend::Create() {
@@ -424,7 +418,7 @@ Status S3Backend::List(FileType t, const std::function<Status(const repo::FileIn
       XmlText(block, "Key", 0, &key);
       XmlText(block, "Size", 0, &size);
       std::string name = key.substr(key.rfind('/') + 1);
-      if (!ValidName(name)) continue;
+      if (!repo::IsObjectName(name)) continue;
       MX_CHECK(fn(repo::FileInfo{name, strtoull(size.c_str(), nullptr, 10)}));
     }
     std::string truncated;
