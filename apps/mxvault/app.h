@@ -86,6 +86,8 @@ void RegisterPrecheck(CLI::App& app, Globals& g, Command* run);
 void RegisterMail(CLI::App& app, Globals& g, Command* run);
 void RegisterForget(CLI::App& app, Globals& g, Command* run);
 void RegisterPrune(CLI::App& app, Globals& g, Command* run);
+/// run, daemon, history, status, calendar (cmd_jobs.cc).
+void RegisterJobs(CLI::App& app, Globals& g, Command* run);
 
 /// A snapshot as restic's --json prints it (cmd_snapshots.cc).
 nlohmann::json SnapshotJson(const repo::Id& id, const repo::Snapshot& s);
@@ -125,8 +127,9 @@ Status RunImapBackup(Globals& g, const std::string& url, const ImapArgs& ia, con
                      const std::vector<std::string>& tags, const std::string& host, const std::string& account,
                      unsigned connections, bool force);
 /// `backup --all-accounts`: every [[imap_account]] of the config file.
+/// `only` (a url or account name) restricts it to that account.
 Status RunAllImapAccounts(Globals& g, const ImapArgs& ia, const std::vector<std::string>& tags, const std::string& host,
-                          unsigned parallel, bool force);
+                          unsigned parallel, bool force, const std::string& only = "");
 /// `backup store://HOST/DB` (cmd_store.cc).
 Status RunStoreBackup(Globals& g, const std::string& address, const StoreClientArgs& ca, const std::string& type,
                       const std::string& method, const std::vector<std::string>& tags, const std::string& host);

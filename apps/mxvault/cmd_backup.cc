@@ -22,16 +22,17 @@ struct BackupArgs {
   std::string account;
   unsigned connections = 4;
   bool all_accounts = false;
+  std::string config_account;
   unsigned parallel = 2;
 };
 }  // namespace
 
 static Status RunBackup(Globals& g, BackupArgs& a) {
-  if (a.all_accounts) {
+  if (a.all_accounts || !a.config_account.empty()) {
     if (!a.paths.empty())
-      return Error(Code::kUsage, "--all-accounts backs up the configuration's accounts", a.paths[0],
-                   "sources were given as well", "give either sources or --all-accounts");
-    return RunAllImapAccounts(g, a.imap, a.tags, a.host, a.parallel, a.force);
+      return Error(Code::kUsage, "--all-accounts and --config-account back up the configuration's accounts",
+                   a.paths[0], "sources were given as well", "give either sources or one of those options");
+    return RunAllImapAccounts(g, a.imap, a.tags, a.host, a.parallel, a.force, a.config_account);
   }
   if (a.paths.empty())
     return Error(Code::kUsage, "nothing to back up", "", "no source given",
@@ -144,6 +145,8 @@ void RegisterBackup(CLI::App& app, Globals& g, Command* run) {
   cmd->add_option("--account", a.account, "IMAP: the account's name in the snapshot (default: the user name)");
   cmd->add_flag("--all-accounts", a.all_accounts,
                 "IMAP: back up every [[imap_account]] of the configuration file (--config), each to its own snapshot");
+  cmd->add_option("--config-account", a.config_account,
+                  "IMAP: back up the [[imap_account]] of the configuration file with this url or account name");
   cmd->add_option("--parallel", a.parallel, "IMAP: accounts backed up at once with --all-accounts (default 2)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--connections", a.connections, "IMAP: connections to the server (default 4)")->check(CLI::Range(1, 32));

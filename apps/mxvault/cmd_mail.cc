@@ -192,19 +192,25 @@ Result<vault::ImapBackupOptions> AccountFromConfig(const Config& c, const ImapAr
 }  // namespace
 
 Status RunAllImapAccounts(Globals& g, const ImapArgs& ia, const std::vector<std::string>& tags, const std::string& host,
-                          unsigned parallel, bool force) {
+                          unsigned parallel, bool force, const std::string& only) {
   if (g.config_file.empty())
     return Error(Code::kUsage, "--all-accounts needs a configuration file", "", "no --config or MXVAULT_CONFIG",
                  "pass --config FILE with [[imap_account]] tables (docs/cli.md)");
   Config cfg = MX_TRY(Config::Load(g.config_file));
   std::vector<vault::ImapBackupOptions> accounts;
   for (const auto& t : MX_TRY(cfg.GetTables("imap_account"))) {
+    if (!only.empty() && MX_TRY(t.GetString("url")).value_or("") != only &&
+        MX_TRY(t.GetString("account")).value_or("") != only)
+      continue;
     auto o = MX_TRY(AccountFromConfig(t, ia));
     o.tags = tags;
     o.hostname = host;
     o.force = force;
     accounts.push_back(std::move(o));
   }
+  if (accounts.empty() && !only.empty())
+    return Error(Code::kConfig, "no [[imap_account]] with this url or account name", only, g.config_file,
+                 "add an [[imap_account]] table with url = \"" + only + "\"");
   if (accounts.empty())
     return Error(Code::kConfig, "no [[imap_account]] in the configuration", g.config_file, "",
                  "add one table per account: [[imap_account]] url = \"imaps://USER@HOST\" password_file = \"...\"");

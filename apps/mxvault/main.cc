@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "app.h"
 #include "common/log.h"
 
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   mx::app::RegisterMail(app, g, &run);
   mx::app::RegisterForget(app, g, &run);
   mx::app::RegisterPrune(app, g, &run);
+  mx::app::RegisterJobs(app, g, &run);
 
   try {
     app.parse(argc, argv);
@@ -78,5 +81,13 @@ int main(int argc, char** argv) {
   if (s.ok() && run) s = run();
   if (s.ok()) return 0;
   fprintf(stderr, "mxvault: %s\n", s.error().Full().c_str());
+  if (g.json) {
+    // As restic 0.17 does with --json: the error once more as one JSON line,
+    // for scripts (and the job runner) to read without parsing prose.
+    nlohmann::json j = {{"message_type", "exit_error"}, {"code", s.error().exit_code()},
+                        {"error", mx::Describe(s.error().code()).symbol}, {"message", s.error().Message()},
+                        {"hint", s.error().hint()}};
+    fprintf(stderr, "%s\n", j.dump().c_str());
+  }
   return s.error().exit_code();
 }

@@ -38,7 +38,7 @@ Result<Config> Config::Load(const std::string& path) {
 }
 
 namespace {
-std::string Where(const std::string& name, const toml::node& n) {
+std::string NodeWhere(const std::string& name, const toml::node& n) {
   const auto& src = n.source();
   if (src.begin.line == 0) return name;
   std::string file = src.path ? std::string(*src.path) : name;
@@ -51,7 +51,7 @@ Result<std::optional<T>> Get(const toml::table& t, const std::string& key,
   auto node = t.at_path(key);
   if (!node) return std::optional<T>();
   if (auto v = node.value<T>()) return std::optional<T>(*v);
-  return Error(Code::kConfig, "invalid configuration value", Where(name, *node.node()) + ": " + key,
+  return Error(Code::kConfig, "invalid configuration value", NodeWhere(name, *node.node()) + ": " + key,
                std::string("expected a ") + type);
 }
 }  // namespace
@@ -71,12 +71,12 @@ Result<std::vector<std::string>> Config::GetStrings(const std::string& key) cons
   if (!node) return out;
   auto* arr = node.as_array();
   if (!arr)
-    return Error(Code::kConfig, "invalid configuration value", Where(name_, *node.node()) + ": " + key,
+    return Error(Code::kConfig, "invalid configuration value", NodeWhere(name_, *node.node()) + ": " + key,
                  "expected an array of strings");
   for (auto& el : *arr) {
     auto s = el.value<std::string>();
     if (!s)
-      return Error(Code::kConfig, "invalid configuration value", Where(name_, el) + ": " + key,
+      return Error(Code::kConfig, "invalid configuration value", NodeWhere(name_, el) + ": " + key,
                    "expected an array of strings");
     out.push_back(*s);
   }
@@ -89,17 +89,48 @@ Result<std::vector<Config>> Config::GetTables(const std::string& key) const {
   if (!node) return out;
   auto* arr = node.as_array();
   if (!arr || !arr->is_array_of_tables())
-    return Error(Code::kConfig, "invalid configuration value", Where(name_, *node.node()) + ": " + key,
+    return Error(Code::kConfig, "invalid configuration value", NodeWhere(name_, *node.node()) + ": " + key,
                  "expected tables written [[" + key + "]]");
   for (auto& el : *arr) {
     Config c;
     auto doc = std::make_shared<Doc>();
     doc->table = *el.as_table();
     c.doc_ = std::move(doc);
-    c.name_ = Where(name_, el);
+    c.name_ = NodeWhere(name_, el);
     out.push_back(std::move(c));
   }
   return out;
+}
+
+Result<std::optional<Config>> Config::GetTable(const std::string& key) const {
+  auto node = doc_->table.at_path(key);
+  if (!node) return std::optional<Config>();
+  if (!node.as_table())
+    return Error(Code::kConfig, "invalid configuration value", NodeWhere(name_, *node.node()) + ": " + key,
+                 "expected a table written [" + key + "] or " + key + " = { ... }");
+  Config c;
+  auto doc = std::make_shared<Doc>();
+  doc->table = *node.as_table();
+  c.doc_ = std::move(doc);
+  c.name_ = NodeWhere(name_, *node.node());
+  return std::optional<Config>(std::move(c));
+}
+
+std::string Config::Where(const std::string& key) const {
+  auto node = doc_->table.at_path(key);
+  return node ? NodeWhere(name_, *node.node()) : name_;
+}
+
+std::string Config::TypeOf(const std::string& key) const {
+  auto node = doc_->table.at_path(key);
+  if (!node) return "";
+  if (auto* arr = node.as_array()) return !arr->empty() && arr->is_array_of_tables() ? "tables" : "array";
+  if (node.is_string()) return "string";
+  if (node.is_integer()) return "integer";
+  if (node.is_floating_point()) return "float";
+  if (node.is_boolean()) return "boolean";
+  if (node.is_table()) return "table";
+  return "date-time";
 }
 
 std::vector<std::string> Config::UnknownKeys(const std::vector<std::string>& known) const {

@@ -27,9 +27,18 @@ class Config {
   /// The tables of an array of tables ([[key]]), each as a Config named
   /// "file:line:column" of its header; CONFIG error when `key` is not one.
   Result<std::vector<Config>> GetTables(const std::string& key) const;
+  /// The table at `key` ([key] or an inline table) as a Config; nullopt when
+  /// absent; CONFIG error when not a table.
+  Result<std::optional<Config>> GetTable(const std::string& key) const;
   /// Keys of this table that are not in `known` (for "unknown setting" errors),
   /// each as "key (file:line:column)".
   std::vector<std::string> UnknownKeys(const std::vector<std::string>& known) const;
+
+  /// "file:line:column" of the value at `key` (the table's name when absent).
+  std::string Where(const std::string& key) const;
+  /// The TOML type at `key`: "string", "integer", "float", "boolean", "array",
+  /// "tables" (an array of tables), "table", "date-time", or "" when absent.
+  std::string TypeOf(const std::string& key) const;
 
   const std::string& name() const { return name_; }
 
