@@ -46,7 +46,7 @@ Result<RetentionDef> ParseRetention(const Config& r) {
                                            {"keep_within_weekly", "--keep-within-weekly"},
                                            {"keep_within_monthly", "--keep-within-monthly"},
                                            {"keep_within_yearly", "--keep-within-yearly"}};
-  std::vector<std::string> known = {"keep_tag", "prune", "max_unused"};
+  std::vector<std::string> known = {"keep_tag", "prune", "max_unused", "lock_wait"};
   for (auto& k : kCounts) known.push_back(k[0]);
   for (auto& k : kWithin) known.push_back(k[0]);
   MX_CHECK(CheckKnown(r, "[job.retention] table", known));
@@ -71,6 +71,14 @@ Result<RetentionDef> ParseRetention(const Config& r) {
   for (const auto& t : MX_TRY(r.GetStrings("keep_tag"))) d.forget_args.insert(d.forget_args.end(), {"--keep-tag", t});
   d.prune = MX_TRY(r.GetBool("prune")).value_or(false);
   d.max_unused = MX_TRY(r.GetString("max_unused")).value_or("");
+  d.lock_wait = MX_TRY(r.GetString("lock_wait")).value_or(d.lock_wait);
+  {
+    size_t digits = 0;
+    while (digits < d.lock_wait.size() && isdigit(static_cast<unsigned char>(d.lock_wait[digits]))) ++digits;
+    std::string unit = d.lock_wait.substr(digits);
+    if (digits == 0 || (unit != "" && unit != "s" && unit != "m" && unit != "h"))
+      return ConfigError(r.Where("lock_wait"), "invalid lock_wait", d.lock_wait, "write e.g. \"30s\", \"30m\" or \"2h\"");
+  }
   if (!d.Any())
     return ConfigError(r.name(), "a [job.retention] table keeps nothing", "no keep_* setting",
                        "add e.g. keep_daily = 7 and keep_weekly = 4, or remove the table");

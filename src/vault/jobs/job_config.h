@@ -51,6 +51,9 @@ struct RetentionDef {
   std::vector<std::string> forget_args;
   bool prune = false;
   std::string max_unused;  // prune's --max-unused ("" = its default)
+  /// How long forget waits for backups of other jobs to release the
+  /// repository (forget and prune need it exclusively): --retry-lock.
+  std::string lock_wait = "30m";
   bool Any() const { return !forget_args.empty(); }
 };
 

@@ -299,7 +299,7 @@ JobRun JobRunner::Run(const JobDef& job, const std::string& type_in, const std::
   }
   if (run.status == "SUCCESS" && job.retention.Any()) {
     std::vector<std::string> a = RepoArgs(cfg_.RepositoryOf(job));
-    a.insert(a.end(), {"forget", "--tag", job.Tag()});
+    a.insert(a.end(), {"--retry-lock", job.retention.lock_wait, "forget", "--tag", job.Tag()});
     a.insert(a.end(), job.retention.forget_args.begin(), job.retention.forget_args.end());
     if (job.retention.prune) {
       a.push_back("--prune");
@@ -375,6 +375,8 @@ Status JobRunner::WriteMetrics() {
   if (cfg_.metrics_file.empty()) return Ok();
   std::lock_guard<std::mutex> l(metrics_mu_);
   std::string text = MX_TRY(RenderMetrics(cfg_, history_));
+  size_t slash = cfg_.metrics_file.rfind('/');
+  if (slash != std::string::npos && slash > 0) (void)MakeDirs(cfg_.metrics_file.substr(0, slash), 0755);
   auto s = WriteFileAtomic(cfg_.metrics_file, text, 0644);
   if (!s.ok()) log_("cannot write the metrics file: " + s.error().Message());
   return s;
