@@ -261,11 +261,13 @@ Status RunAllImapAccounts(Globals& g, const ImapArgs& ia, const std::vector<std:
   for (size_t i = 0; i < accounts.size(); ++i)
     if (errors[i]) {
       ++failed;
-      if (!first) first = errors[i]->Wrap("backup of " + accounts[i].account.Url() + " failed", g.config_file);
+      if (!first) first = errors[i]->Wrap("backup of " + accounts[i].account.Url() + " failed", "");
     }
+  if (failed == 1 && accounts.size() == 1) return *first;
   if (failed)
     return Error(first->code(), std::to_string(failed) + " of " + std::to_string(accounts.size()) + " accounts failed",
-                 g.config_file, first->Message(), "the other accounts' snapshots are saved; fix the named account");
+                 g.config_file, first->what() + ": " + first->cause(),
+                 "the other accounts' snapshots are saved; fix the named account");
   return Ok();
 }
 

@@ -262,7 +262,7 @@ JobRun JobRunner::Run(const JobDef& job, const std::string& type_in, const std::
        (type.empty() ? "" : ", " + type) + ", repository '" + job.repository + "')");
   (void)WriteMetrics();
 
-  auto outcome = [&](const ChildResult& c, const std::string& step) {
+  auto outcome = [&](ChildResult c, const std::string& step) {
     if (c.exit_code == 0) return;
     if (c.exit_code == 130 || c.exit_code == 128 + SIGTERM || c.exit_code == 128 + SIGKILL ||
         c.exit_code == 128 + SIGINT || c.error_code == "INTERRUPTED") {
@@ -273,6 +273,11 @@ JobRun JobRunner::Run(const JobDef& job, const std::string& type_in, const std::
     } else {
       run.status = "FAILED";
       run.error_code = c.error_code.empty() ? "INTERNAL" : c.error_code;
+      // The code is a column of its own: drop the message's " [CODE]".
+      std::string suffix = " [" + run.error_code + "]";
+      if (c.error_message.size() > suffix.size() &&
+          c.error_message.compare(c.error_message.size() - suffix.size(), suffix.size(), suffix) == 0)
+        c.error_message.resize(c.error_message.size() - suffix.size());
       run.error_message = c.error_message.empty()
                               ? step + " exited with status " + std::to_string(c.exit_code) + " without an error message"
                               : step + ": " + c.error_message;
