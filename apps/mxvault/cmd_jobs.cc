@@ -229,7 +229,8 @@ Status ShowHistory(Globals& g, const std::string& job, size_t limit) {
            FormatLocal(Timestamp{int64_t(r.started), 0}).c_str(),
            r.ended ? FormatDuration(r.duration()).c_str() : "-",
            r.snapshot_id.empty() ? "-" : r.snapshot_id.substr(0, 8).c_str(),
-           r.status == "SUCCESS" ? HumanBytes(r.bytes_added).c_str() : "-", r.error_message.c_str());
+           r.status == "SUCCESS" ? HumanBytes(r.bytes_added).c_str() : "-",
+           r.error_code.empty() ? "" : ("[" + r.error_code + "] " + r.error_message).c_str());
   if (runs.empty()) printf("(no runs recorded in %s)\n", l.history->path().c_str());
   return Ok();
 }
