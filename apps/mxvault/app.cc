@@ -205,20 +205,4 @@ std::string FormatDuration(double s) {
   return buf;
 }
 
-Result<int> ParseDuration(const std::string& s) {
-  if (s.empty()) return 0;
-  size_t pos = 0;
-  long v = 0;
-  try {
-    v = std::stol(s, &pos);
-  } catch (...) {
-    return Error(Code::kUsage, "invalid duration", s, "expected e.g. 30s, 5m or 2h");
-  }
-  std::string unit = s.substr(pos);
-  if (unit.empty() || unit == "s") return int(v);
-  if (unit == "m") return int(v * 60);
-  if (unit == "h") return int(v * 3600);
-  return Error(Code::kUsage, "invalid duration", s, "expected e.g. 30s, 5m or 2h");
-}
-
 }  // namespace mx::app

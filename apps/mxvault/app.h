@@ -68,8 +68,6 @@ class ProgressLine {
 };
 
 std::string FormatDuration(double seconds);
-/// Parses "30s", "5m", "2h" (or plain seconds).
-Result<int> ParseDuration(const std::string& s);
 
 void RegisterInit(CLI::App& app, Globals& g, Command* run);
 void RegisterBackup(CLI::App& app, Globals& g, Command* run);

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <list>
@@ -174,8 +173,7 @@ Status RunDaemon(Globals& g) {
         ++it;
       }
     }
-    auto clock_now = std::chrono::system_clock::now();
-    double t = std::chrono::duration<double>(clock_now.time_since_epoch()).count();
+    double t = NowSeconds();
     double wait = 60;
     for (auto& n : queue) wait = std::min(wait, double(n.when) - t);
     if (wait > 0) {
@@ -240,11 +238,22 @@ Status ShowStatus(Globals& g) {
   (void)l.history->Sweep();
   int64_t now = int64_t(time(nullptr));
   nlohmann::json arr = nlohmann::json::array();
+  if (!g.json)
+    printf("%-20s %-12s %-19s %-19s %-19s  %s\n", "JOB", "LAST", "LAST RUN", "LAST SUCCESS", "NEXT RUN", "SOURCE");
   for (const auto& job : l.cfg.jobs) {
     const auto& src = l.cfg.SourceOf(job);
     auto last = MX_TRY(l.history->Last(job.name));
     auto ok = MX_TRY(l.history->LastSuccess(job.name));
     auto next = NextRun(job, now);
+    if (!g.json) {
+      auto local = [](double t) { return FormatLocal(Timestamp{int64_t(t), 0}); };
+      printf("%-20s %-12s %-19s %-19s %-19s  %s %s\n", job.name.c_str(), last ? last->status.c_str() : "never",
+             last ? local(last->started).c_str() : "-", ok && ok->ended ? local(*ok->ended).c_str() : "-",
+             next ? local(double(next->first)).c_str() : "-", src.KindName(), src.name.c_str());
+      if (last && !last->error_message.empty())
+        printf("    last error: [%s] %s\n", last->error_code.c_str(), last->error_message.c_str());
+      continue;
+    }
     nlohmann::json sched = nlohmann::json::array();
     for (const auto& e : job.schedule) sched.push_back({{"calendar", e.calendar.text()}, {"type", e.type}});
     arr.push_back({{"job", job.name},
@@ -258,30 +267,7 @@ Status ShowStatus(Globals& g) {
                    {"next_run", next ? nlohmann::json(Rfc3339(double(next->first))) : nlohmann::json()},
                    {"next_type", next ? nlohmann::json(next->second) : nlohmann::json()}});
   }
-  if (g.json) {
-    printf("%s\n", arr.dump().c_str());
-    return Ok();
-  }
-  printf("%-20s %-12s %-19s %-19s %-19s  %s\n", "JOB", "LAST", "LAST RUN", "LAST SUCCESS", "NEXT RUN", "SOURCE");
-  for (const auto& j : arr) {
-    auto when = [](const nlohmann::json& run, const char* key) -> std::string {
-      if (run.is_null() || run[key].is_null()) return "-";
-      auto t = ParseRfc3339(run[key].get<std::string>());
-      return t ? FormatLocal(*t) : "-";
-    };
-    std::string next = "-";
-    if (!j["next_run"].is_null()) {
-      auto t = ParseRfc3339(j["next_run"].get<std::string>());
-      if (t) next = FormatLocal(*t);
-    }
-    printf("%-20s %-12s %-19s %-19s %-19s  %s %s\n", j["job"].get<std::string>().c_str(),
-           j["last"].is_null() ? "never" : j["last"]["status"].get<std::string>().c_str(), when(j["last"], "start").c_str(),
-           when(j["last_success"], "end").c_str(), next.c_str(), j["source_kind"].get<std::string>().c_str(),
-           j["source"].get<std::string>().c_str());
-    if (!j["last"].is_null() && !j["last"]["error_message"].get<std::string>().empty())
-      printf("    last error: [%s] %s\n", j["last"]["error_code"].get<std::string>().c_str(),
-             j["last"]["error_message"].get<std::string>().c_str());
-  }
+  if (g.json) printf("%s\n", arr.dump().c_str());
   return Ok();
 }
 

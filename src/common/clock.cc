@@ -165,4 +165,21 @@ std::string FormatLocal(Timestamp t) {
   return buf;
 }
 
+double NowSeconds() {
+  Timestamp t = Now();
+  return double(t.sec) + double(t.nsec) / 1e9;
+}
+
+// "30s", "5m", "2h" or plain seconds.
+Result<int> ParseDuration(const std::string& s) {
+  if (s.empty()) return 0;
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  std::string unit = s.substr(digits);
+  int scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (digits == 0 || digits > 6 || scale == 0)
+    return Error(Code::kUsage, "invalid duration", s, "expected a whole number with s, m or h, e.g. 30s, 5m or 2h");
+  return std::stoi(s.substr(0, digits)) * scale;
+}
+
 }  // namespace mx

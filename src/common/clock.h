@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.h"
+
 namespace mx {
 
 struct Timestamp {
@@ -17,6 +19,8 @@ struct Timestamp {
 };
 
 Timestamp Now();
+/// Now() as seconds since the Unix epoch.
+double NowSeconds();
 /// Formats in the local zone with its offset (as restic does), trailing zeros
 /// of the fraction dropped.
 std::string FormatRfc3339(Timestamp t);
@@ -34,5 +38,7 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d);
 /// "2024-05-01 10:00:00" in the local zone, for tables.
 std::string FormatLocal(Timestamp t);
+/// "30s", "5m", "2h" or plain seconds ("" = 0). Errors: USAGE.
+Result<int> ParseDuration(const std::string& s);
 
 }  // namespace mx

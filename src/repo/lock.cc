@@ -38,7 +38,7 @@ std::string LockStaleReason(const LockInfo& l, Timestamp now) {
   if (now.sec - l.time.sec > kLockStaleSeconds)
     return "not refreshed for " + std::to_string((now.sec - l.time.sec) / 60) + " minutes";
   if (l.hostname == Hostname() && l.pid > 0) {
-    if (::kill(pid_t(l.pid), 0) != 0 && errno == ESRCH)
+    if (!ProcessAlive(l.pid))
       return "process " + std::to_string(l.pid) + " on this host is gone";
   }
   return {};

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from vaulttest import bin_dir, tree_digest  # noqa: E402
+from vaulttest import bin_dir, password_file, tree_digest  # noqa: E402
 from mxstore import Checks  # noqa: E402
 
 BIN = bin_dir()
@@ -33,9 +33,7 @@ MXVAULT = os.path.join(BIN, "mxvault")
 
 check = Checks()
 root = tempfile.mkdtemp(prefix="mx-prune-")
-pwfile = os.path.join(root, "pw")
-with open(pwfile, "w") as f:
-    f.write("prune-secret\n")
+pwfile = password_file(root, "prune-secret")
 rng = random.Random(20261124)
 
 

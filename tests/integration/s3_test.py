@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from vaulttest import bin_dir, tree_digest  # noqa: E402
+from vaulttest import bin_dir, password_file, tree_digest  # noqa: E402
 from mxstore import Checks  # noqa: E402
 import radosgw  # noqa: E402
 from s3_fault_proxy import FaultProxy  # noqa: E402
@@ -39,9 +39,7 @@ if not radosgw.available():
 
 check = Checks()
 root = tempfile.mkdtemp(prefix="mx-s3-")
-pwfile = os.path.join(root, "pw")
-with open(pwfile, "w") as f:
-    f.write("s3-secret\n")
+pwfile = password_file(root, "s3-secret")
 rng = random.Random(5)
 gw = radosgw.RadosGW(os.path.join(root, "ceph"))
 gw.start()
@@ -49,6 +47,16 @@ print("radosgw started in %.1f s at %s" % (gw.start_seconds, gw.url), flush=True
 BASE = gw.env(dict(os.environ, MXVAULT_PASSWORD_FILE=pwfile, RESTIC_PASSWORD_FILE=pwfile,
                    RESTIC_CACHE_DIR=os.path.join(root, "cache")))
 
+
+def restic_reads(repo, target_name, src, want, what):
+    """restic checks every byte of `repo` and restores its latest snapshot
+    of `src` byte-exact (digest `want`)."""
+    r = run(["restic", "-r", repo, "check", "--read-data"])
+    check("restic check --read-data of " + what, r.returncode == 0, r.stdout[-800:] + r.stderr[-800:])
+    target = os.path.join(root, target_name)
+    r = run(["restic", "-r", repo, "restore", "latest", "--target", target])
+    check("restic restores the latest snapshot of %s byte-exact" % what,
+          r.returncode == 0 and tree_digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
 
 def run(cmd, env=None, timeout=300):
     return subprocess.run(cmd, env=env or BASE, capture_output=True, text=True, timeout=timeout)
@@ -81,12 +89,7 @@ try:
     check("mxvault init on S3", r.returncode == 0, r.stderr)
     r = run([MXVAULT, "-r", repo, "--json", "backup", src])
     check("mxvault backup to S3", r.returncode == 0, r.stderr)
-    r = run(["restic", "-r", repo, "check", "--read-data"])
-    check("restic check --read-data of mxvault's S3 repository", r.returncode == 0, r.stdout[-800:] + r.stderr[-800:])
-    target = os.path.join(root, "restic-restore")
-    r = run(["restic", "-r", repo, "restore", "latest", "--target", target])
-    check("restic restores mxvault's snapshot byte-exact",
-          r.returncode == 0 and tree_digest(os.path.join(target, src.lstrip("/"))) == want, r.stderr)
+    restic_reads(repo, "restic-restore", src, want, "mxvault's S3 repository")
 
     # ---- restic writes, mxvault reads ----
     repo2 = "s3:%s/restic-first" % gw.url
@@ -146,12 +149,7 @@ try:
     check("a stalled GET is cut by -o s3.timeout=3 and retried", r.returncode == 0 and "stall" in
           [f[2] for f in proxy.faults], (r.stderr[-800:], proxy.faults[-3:]))
     direct = "s3:%s/faulty" % gw.url
-    r = run(["restic", "-r", direct, "check", "--read-data"])
-    check("restic check --read-data after the faults", r.returncode == 0, r.stdout[-500:] + r.stderr[-500:])
-    target = os.path.join(root, "fault-restore")
-    r = run(["restic", "-r", direct, "restore", "latest", "--target", target])
-    check("the snapshot written through faults restores byte-exact (restic)",
-          r.returncode == 0 and tree_digest(os.path.join(target, src2.lstrip("/"))) == want2, r.stderr)
+    restic_reads(direct, "fault-restore", src2, want2, "the repository written through faults")
 
     # A fault that persists: the first packs land, then every data PUT fails.
     proxy.clear()

@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from vaulttest import bin_dir  # noqa: E402
+from vaulttest import bin_dir, password_file  # noqa: E402
 from mxstore import Checks, Store, make_message  # noqa: E402
 
 try:
@@ -51,9 +51,7 @@ store = Store(MXSTORE, root, extra_config="write_buffer_size = 262144")
 store.start()
 store.cli("mailbox", "create", "u1@x.test")
 repo = os.path.join(root, "repo")
-pw = os.path.join(root, "pw")
-with open(pw, "w") as f:
-    f.write("secret\n")
+pw = password_file(root, "secret")
 ENV = dict(os.environ, MXVAULT_PASSWORD_FILE=pw)
 ENV.pop("MXVAULT_CONFIG", None)
 repo2 = os.path.join(root, "repo2")

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from vaulttest import bin_dir  # noqa: E402
+from vaulttest import bin_dir, password_file  # noqa: E402
 from mxstore import Checks, Store, make_message, message_id  # noqa: E402
 
 BIN = bin_dir()
@@ -32,10 +32,9 @@ store = Store(MXSTORE, root, extra_config="write_buffer_size = 262144")
 store.start()
 store.cli("mailbox", "create", "u1@x.test")
 repo = os.path.join(root, "repo")
-with open(os.path.join(root, "pw"), "w") as f:
-    f.write("secret\n")
-ENV = dict(os.environ, MXVAULT_REPOSITORY=repo, MXVAULT_PASSWORD_FILE=os.path.join(root, "pw"),
-           RESTIC_REPOSITORY=repo, RESTIC_PASSWORD_FILE=os.path.join(root, "pw"),
+pw = password_file(root, "secret")
+ENV = dict(os.environ, MXVAULT_REPOSITORY=repo, MXVAULT_PASSWORD_FILE=pw,
+           RESTIC_REPOSITORY=repo, RESTIC_PASSWORD_FILE=pw,
            RESTIC_CACHE_DIR=os.path.join(root, "cache"))
 subprocess.run([MXVAULT, "init"], env=ENV, check=True, capture_output=True, timeout=60)
 UNIX = store.unix_backup()

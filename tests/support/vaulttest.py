@@ -12,6 +12,14 @@ def bin_dir():
     return os.path.dirname(d) if os.path.isfile(d) else d
 
 
+def password_file(root, secret):
+    """Writes `secret` as the password file root/pw and returns its path."""
+    path = os.path.join(root, "pw")
+    with open(path, "w") as f:
+        f.write(secret + "\n")
+    return path
+
+
 def tree_digest(top):
     """{relative path: SHA-256 hex} of every file under `top`."""
     out = {}

@@ -1,23 +1,14 @@
 #include "vault/jobs/history.h"
 
-#include <signal.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <fstream>
-#include <sstream>
-
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/host.h"
 
 namespace mx::vault {
 namespace {
-
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Error DbError(sqlite3* db, const std::string& what, const std::string& path) {
   return Error(Code::kIo, what, path, db ? sqlite3_errmsg(db) : "out of memory",
@@ -52,27 +43,6 @@ const char kColumns[] =
     "bytes_read, bytes_added, pid, host";
 
 }  // namespace
-
-uint64_t ProcessStartTicks(int64_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return 0;
-  // The command name (field 2) is in parentheses and may hold spaces.
-  size_t close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i)
-    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-  return 0;
-}
-
-bool ProcessAlive(int64_t pid, uint64_t start_ticks) {
-  if (pid <= 0) return false;
-  if (kill(pid_t(pid), 0) != 0 && errno == ESRCH) return false;
-  uint64_t now = ProcessStartTicks(pid);
-  return now == 0 || start_ticks == 0 || now == start_ticks;
-}
 
 Result<std::unique_ptr<JobHistory>> JobHistory::Open(const std::string& path) {
   size_t slash = path.rfind('/');

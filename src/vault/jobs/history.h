@@ -73,11 +73,4 @@ class JobHistory {
   mutable std::mutex mu_;
 };
 
-/// Whether process `pid` that began at `start_ticks` (see ProcessStartTicks)
-/// still runs on this host.
-bool ProcessAlive(int64_t pid, uint64_t start_ticks);
-/// The start time of `pid` in clock ticks since boot (/proc/PID/stat field 22),
-/// 0 when unknown: with the pid, it names a process even after pid reuse.
-uint64_t ProcessStartTicks(int64_t pid);
-
 }  // namespace mx::vault

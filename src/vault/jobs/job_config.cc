@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "vault/retention/policy.h"
 
@@ -72,13 +73,8 @@ Result<RetentionDef> ParseRetention(const Config& r) {
   d.prune = MX_TRY(r.GetBool("prune")).value_or(false);
   d.max_unused = MX_TRY(r.GetString("max_unused")).value_or("");
   d.lock_wait = MX_TRY(r.GetString("lock_wait")).value_or(d.lock_wait);
-  {
-    size_t digits = 0;
-    while (digits < d.lock_wait.size() && isdigit(static_cast<unsigned char>(d.lock_wait[digits]))) ++digits;
-    std::string unit = d.lock_wait.substr(digits);
-    if (digits == 0 || (unit != "" && unit != "s" && unit != "m" && unit != "h"))
-      return ConfigError(r.Where("lock_wait"), "invalid lock_wait", d.lock_wait, "write e.g. \"30s\", \"30m\" or \"2h\"");
-  }
+  if (auto wait = ParseDuration(d.lock_wait); !wait.ok())
+    return ConfigError(r.Where("lock_wait"), "invalid lock_wait", d.lock_wait, "write e.g. \"30s\", \"30m\" or \"2h\"");
   if (!d.Any())
     return ConfigError(r.name(), "a [job.retention] table keeps nothing", "no keep_* setting",
                        "add e.g. keep_daily = 7 and keep_weekly = 4, or remove the table");

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <algorithm>
@@ -21,10 +20,6 @@
 
 namespace mx::vault {
 namespace {
-
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string LocalTime(double t) { return FormatLocal(Timestamp{int64_t(t), 0}); }
 
