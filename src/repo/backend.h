@@ -47,6 +47,12 @@ class Backend {
   /// Where the repository lives, for messages ("/srv/repo", "s3:...").
   virtual std::string Location() const = 0;
 
+  /// How many requests are worth running at once. A local disk answers 1:
+  /// reads and writes land in the page cache and more threads only contend.
+  /// Object storage answers its connection limit; the backup keeps that many
+  /// pack uploads in flight and the restore reads that many packs at once.
+  virtual unsigned Concurrency() const { return 1; }
+
   /// Creates the empty layout (directories). REPO_EXISTS if a config exists.
   virtual Status Create() = 0;
 

@@ -1,5 +1,6 @@
 #include "repo/blob_saver.h"
 
+#include <algorithm>
 #include <set>
 #include <unordered_set>
 
@@ -11,10 +12,15 @@ namespace {
 constexpr size_t kIndexBlobsPerFile = 100000;
 }
 
-BlobSaver::BlobSaver(Repository& repo, size_t pack_size) : repo_(repo), pack_size_(pack_size) {
+BlobSaver::BlobSaver(Repository& repo, size_t pack_size)
+    : repo_(repo),
+      pack_size_(pack_size),
+      uploader_count_(std::clamp(repo.backend().Concurrency(), 1u, 64u)),
+      uploads_(std::max(2u, uploader_count_)),
+      pack_buffers_(2 * uploader_count_ + 1, 16 << 20) {
   // One uploader suffices for a local disk (writes land in the page cache);
-  // object storage will want more (a backend property, later).
-  uploaders_.emplace_back([this] { UploadLoop(); });
+  // object storage keeps a PUT per connection in flight.
+  for (unsigned i = 0; i < uploader_count_; ++i) uploaders_.emplace_back([this] { UploadLoop(); });
 }
 
 BlobSaver::~BlobSaver() {

@@ -4,8 +4,10 @@
 // then writes the index file for everything saved — restic's write order:
 // packs, then index, then (by the caller) the snapshot.
 //
-// Thread-safe. Memory: at most (savers + 2 queued + 1 uploading) packs of
-// about pack_size each (4 MiB by default, as restic's packs before 0.14).
+// Thread-safe. Memory: at most (savers + 2 * uploaders) packs of about
+// pack_size each (4 MiB by default, as restic's packs before 0.14); there are
+// as many uploaders as the backend's Concurrency() (1 for a local disk,
+// s3.connections for object storage, where each PUT waits on a round trip).
 #pragma once
 
 #include <atomic>
@@ -65,8 +67,9 @@ class BlobSaver {
   std::vector<std::unique_ptr<PackWriter>> free_tree_;  // GUARDED_BY(pool_mu_)
   std::vector<PackWriter*> all_;                        // GUARDED_BY(pool_mu_)
 
-  BoundedQueue<Upload> uploads_{2};
-  BufferPool<Bytes> pack_buffers_{3, 16 << 20};
+  unsigned uploader_count_;
+  BoundedQueue<Upload> uploads_;
+  BufferPool<Bytes> pack_buffers_;
   std::vector<std::thread> uploaders_;
 
   std::mutex mu_;

@@ -179,6 +179,24 @@ try:
     r = run([MXVAULT, "-r", direct, "restore", "latest", "--target", target])
     check("and restores byte-exact", r.returncode == 0 and tree_digest(os.path.join(target, src3.lstrip("/"))) == want3,
           r.stderr)
+
+    # A restore from object storage reads each pack once (ranged reads of the
+    # needed blobs, several packs at a time), not a GET per blob. Trees are
+    # still loaded one blob each (twice: validated, then restored).
+    del proxy.log[:]
+    target = os.path.join(root, "pack-restore")
+    r = run([MXVAULT, "-r", frepo, "restore", "latest", "--target", target])
+    gets = {}
+    for method, path in proxy.log:
+        if method == "GET" and "/data/" in path:
+            gets[path] = gets.get(path, 0) + 1
+    ls = run([MXVAULT, "-r", direct, "--json", "ls", "latest"]).stdout.splitlines()[1:]
+    trees = 1 + sum(1 for line in ls if json.loads(line).get("type") == "dir")
+    blobs = 60  # src3 has 60 files, each at least one data blob
+    check("a restore through the proxy reads each pack once: %d GETs on %d objects, %d trees, >= %d data blobs"
+          % (sum(gets.values()), len(gets), trees, blobs),
+          r.returncode == 0 and tree_digest(os.path.join(target, src3.lstrip("/"))) == want3
+          and sum(gets.values()) <= len(gets) + 2 * trees < blobs, (r.stderr[-800:], gets))
     proxy.close()
 finally:
     gw.stop()

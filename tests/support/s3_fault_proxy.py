@@ -38,6 +38,7 @@ class FaultProxy:
         self.rules = []
         self.faults = []
         self.requests = 0
+        self.log = []  # (method, path) of every request, in arrival order
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -67,6 +68,7 @@ class FaultProxy:
     def _match(self, method, path):
         with self.lock:
             self.requests += 1
+            self.log.append((method, path))
             for r in self.rules:
                 if r.method == method and r.pattern.search(path) and (r.count is None or r.count > 0):
                     if r.after > 0:

@@ -30,6 +30,7 @@ class RetryBackend : public repo::Backend {
   RetryBackend(repo::BackendPtr inner, RetryPolicy p) : inner_(std::move(inner)), p_(std::move(p)) {}
 
   std::string Location() const override { return inner_->Location(); }
+  unsigned Concurrency() const override { return inner_->Concurrency(); }
   Status Create() override;
   Status Save(const repo::Handle& h, const uint8_t* data, size_t n) override;
   Result<Bytes> Load(const repo::Handle& h, uint64_t offset, uint64_t length) override;

@@ -56,6 +56,7 @@ class S3Backend : public repo::Backend {
   ~S3Backend() override;
 
   std::string Location() const override;
+  unsigned Concurrency() const override { return unsigned(o_.connections); }
   Status Create() override;
   Status Save(const repo::Handle& h, const uint8_t* data, size_t n) override;
   Result<Bytes> Load(const repo::Handle& h, uint64_t offset, uint64_t length) override;

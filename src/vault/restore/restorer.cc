@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <map>
 #include <mutex>
@@ -15,6 +16,7 @@
 
 #include "common/fs.h"
 #include "common/queue.h"
+#include "repo/pack.h"
 
 namespace mx::vault {
 using repo::BlobType;
@@ -53,6 +55,30 @@ struct FileJob {
 
 constexpr uint64_t kSegmentBytes = 32ull << 20;
 
+// Reading by pack: needed blobs less than kReadGap apart are fetched with one
+// ranged read (skipping a gap costs less than another round trip); no read
+// is larger than kMaxRead, which bounds memory to a read per worker.
+constexpr uint64_t kReadGap = 1ull << 20;
+constexpr uint64_t kMaxRead = 16ull << 20;
+
+// A file of a pack-by-pack restore: created empty when planned, written blob
+// by blob by whichever workers read its packs; the worker that writes its
+// last blob sets its metadata (or removes it, if any blob failed).
+struct PlannedFile {
+  std::string path, snap_path;
+  Node node;  // content cleared once planned
+  std::atomic<uint32_t> remaining{0};
+  std::atomic<bool> failed{false};
+};
+
+// One place a blob of a pack goes to.
+struct BlobWrite {
+  uint32_t offset, length, uncompressed;  // in the pack
+  Id id;
+  PlannedFile* file;
+  uint64_t file_offset;
+};
+
 struct DirMeta {
   std::string path;
   Node node;
@@ -76,6 +102,11 @@ class Restorer {
   void WriteSegment(const FileJob& job);
   bool QueueSegments(const Node& n, const std::string& path, const std::string& snap_path);
   void SetMeta(const std::string& path, const Node& n, bool symlink);
+  // Reading by pack.
+  void PlanFile(const FileJob& job);
+  void RestorePack(const Id& pack, std::vector<BlobWrite>& writes);
+  void FailPlanned(PlannedFile& f, const Error& e);
+  void FinishPlanned(PlannedFile& f);
   void Report(Error e) {
     std::lock_guard<std::mutex> l(mu_);
     sum_.errors.push_back(std::move(e));
@@ -107,6 +138,9 @@ class Restorer {
   };
   std::vector<PendingLink> pending_links_;
   std::map<std::pair<uint64_t, uint64_t>, Node> link_meta_;
+  bool by_pack_ = false;
+  std::deque<PlannedFile> planned_;                 // stable addresses
+  std::map<Id, std::vector<BlobWrite>> packs_;      // pack → what to write from it
 };
 
 Status Restorer::Validate(const Id& tree_id, const std::string& snap_path) {
@@ -268,6 +302,121 @@ bool Restorer::QueueSegments(const Node& n, const std::string& path, const std::
   return true;
 }
 
+void Restorer::PlanFile(const FileJob& job) {
+  // Every blob is looked up now, so a file that cannot be restored is
+  // reported before anything is read and is never created.
+  std::vector<repo::BlobLocation> locs;
+  locs.reserve(job.node.content.size());
+  uint64_t total = 0;
+  for (const Id& c : job.node.content) {
+    auto loc = repo_.index().Lookup(BlobType::kData, c);
+    if (!loc) {
+      Report(Error(Code::kNotFound, "cannot restore file (not written)", job.snap_path,
+                   "its data blob " + c.Hex() + " is in no index of the repository; 'mxvault check' shows what is damaged"));
+      return;
+    }
+    total += loc->PlainSize();
+    locs.push_back(*loc);
+  }
+  if (total != job.node.size) {
+    Report(Error(Code::kBadFormat, "cannot restore file (not written)", job.snap_path,
+                 "its blobs hold " + std::to_string(total) + " bytes, the snapshot says " + std::to_string(job.node.size)));
+    return;
+  }
+  Fd fd(open(job.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    Report(ErrnoError("cannot create file", job.path, errno));
+    return;
+  }
+  fd = Fd();
+  PlannedFile& f = planned_.emplace_back();
+  f.path = job.path;
+  f.snap_path = job.snap_path;
+  f.node = job.node;
+  f.node.content.clear();
+  f.node.content.shrink_to_fit();
+  f.remaining = uint32_t(locs.size());
+  if (locs.empty()) return FinishPlanned(f);
+  uint64_t off = 0;
+  for (size_t i = 0; i < locs.size(); ++i) {
+    packs_[locs[i].pack].push_back(
+        BlobWrite{locs[i].offset, locs[i].length, locs[i].uncompressed_length, job.node.content[i], &f, off});
+    off += locs[i].PlainSize();
+  }
+}
+
+void Restorer::FailPlanned(PlannedFile& f, const Error& e) {
+  if (!f.failed.exchange(true)) Report(e.Wrap("cannot restore file (removed, not left incomplete)", f.snap_path));
+}
+
+void Restorer::FinishPlanned(PlannedFile& f) {
+  if (f.failed) {
+    unlink(f.path.c_str());
+    return;
+  }
+  SetMeta(f.path, f.node, false);
+  progress_->files_done++;
+  std::lock_guard<std::mutex> l(mu_);
+  sum_.files++;
+  sum_.bytes += f.node.size;
+}
+
+void Restorer::RestorePack(const Id& pack, std::vector<BlobWrite>& writes) {
+  std::sort(writes.begin(), writes.end(), [](const BlobWrite& a, const BlobWrite& b) {
+    return a.offset != b.offset ? a.offset < b.offset
+                                : (a.file != b.file ? a.file < b.file : a.file_offset < b.file_offset);
+  });
+  const repo::Handle h{repo::FileType::kPack, pack.Hex()};
+  const std::string object = repo::ObjectName(repo::FileType::kPack, pack);
+  thread_local Bytes raw, scratch, plain;
+  std::vector<PlannedFile*> done;
+  // Consecutive blobs mostly go to one file: keep it open between them.
+  PlannedFile* open_file = nullptr;
+  Fd fd;
+  auto write = [&](PlannedFile& f, uint64_t offset) -> Status {
+    if (open_file != &f) {
+      fd = Fd(open(f.path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      open_file = fd.valid() ? &f : nullptr;
+      if (!fd.valid()) return ErrnoError("cannot open file", f.path, errno);
+    }
+    return WriteFull(fd.get(), plain.data(), plain.size(), int64_t(offset), f.path);
+  };
+  for (size_t i = 0; i < writes.size();) {
+    uint64_t start = writes[i].offset, end = start + writes[i].length;
+    size_t j = i + 1;
+    while (j < writes.size() && writes[j].offset <= end + kReadGap &&
+           uint64_t(writes[j].offset) + writes[j].length - start <= kMaxRead) {
+      end = std::max(end, uint64_t(writes[j].offset) + writes[j].length);
+      ++j;
+    }
+    Status read = repo_.backend().LoadInto(h, start, end - start, &raw);
+    if (!read.ok()) read = read.error().Wrap("cannot read", object);
+    for (size_t k = i; k < j;) {
+      size_t m = k;
+      while (m < j && writes[m].offset == writes[k].offset) ++m;
+      const BlobWrite& b = writes[k];
+      Status opened = read;
+      if (opened.ok())
+        opened = repo::OpenBlob(repo_.key(), raw.data() + (b.offset - start), b.length, b.uncompressed, b.id,
+                                "data blob " + b.id.Hex() + " in " + object, &scratch, &plain);
+      for (size_t q = k; q < m; ++q) {
+        PlannedFile& f = *writes[q].file;
+        Status s = opened;
+        if (s.ok() && !f.failed) {
+          s = write(f, writes[q].file_offset);
+          if (s.ok()) progress_->bytes_done += plain.size();
+        }
+        if (!s.ok()) FailPlanned(f, s.error());
+        if (--f.remaining == 0) done.push_back(&f);
+      }
+      k = m;
+    }
+    i = j;
+  }
+  fd = Fd();
+  for (PlannedFile* f : done) FinishPlanned(*f);
+}
+
 void Restorer::RestoreNode(const Node& n, const std::string& path, const std::string& snap_path) {
   if (n.type == "file") {
     if (n.links > 1) {
@@ -280,6 +429,7 @@ void Restorer::RestoreNode(const Node& n, const std::string& path, const std::st
       hardlinks_[key] = path;
       link_meta_[key] = n;
     }
+    if (by_pack_) return PlanFile(FileJob{path, snap_path, n});
     if (n.size > 2 * kSegmentBytes && QueueSegments(n, path, snap_path)) return;
     batch_bytes_ += n.size;
     batch_.push_back(FileJob{path, snap_path, n});
@@ -334,6 +484,8 @@ Status Restorer::RestoreTree(const Id& tree_id, const std::string& disk, const s
 
 Result<RestoreSummary> Restorer::Run(const repo::Snapshot& snap) {
   auto t0 = std::chrono::steady_clock::now();
+  by_pack_ = opts_.read == RestoreOptions::Read::kByPack ||
+             (opts_.read == RestoreOptions::Read::kAuto && repo_.backend().Concurrency() > 1);
   // Locate the subtree (or single node) to restore.
   Id root = snap.tree;
   std::optional<Node> single;
@@ -383,11 +535,12 @@ Result<RestoreSummary> Restorer::Run(const repo::Snapshot& snap) {
     return Error(Code::kIo, "cannot restore into", opts_.target, "not a directory");
   unsigned n = opts_.threads ? opts_.threads : std::max(2u, std::thread::hardware_concurrency());
   std::vector<std::thread> workers;
-  for (unsigned i = 0; i < n; ++i)
-    workers.emplace_back([this] {
-      while (auto batch = jobs_.Pop())
-        for (const FileJob& job : *batch) job.split ? WriteSegment(job) : WriteFile(job);
-    });
+  if (!by_pack_)
+    for (unsigned i = 0; i < n; ++i)
+      workers.emplace_back([this] {
+        while (auto batch = jobs_.Pop())
+          for (const FileJob& job : *batch) job.split ? WriteSegment(job) : WriteFile(job);
+      });
   Status walk;
   if (single) {
     RestoreNode(*single, opts_.target + "/" + single->name, snap_prefix);
@@ -397,7 +550,29 @@ Result<RestoreSummary> Restorer::Run(const repo::Snapshot& snap) {
   }
   jobs_.Close();
   for (auto& t : workers) t.join();
-  if (!walk.ok()) return walk.error();
+  if (!walk.ok()) {
+    for (PlannedFile& f : planned_)
+      if (f.remaining > 0) unlink(f.path.c_str());  // created empty, never written
+    return walk.error();
+  }
+  if (by_pack_) {
+    // Every file is planned: read each pack once, a read per worker at a time.
+    std::vector<std::pair<const Id, std::vector<BlobWrite>>*> order;
+    order.reserve(packs_.size());
+    for (auto& p : packs_) order.push_back(&p);
+    workers.clear();
+    std::atomic<size_t> next{0};
+    unsigned readers = std::max(n, repo_.backend().Concurrency());
+    readers = unsigned(std::min<size_t>(readers, std::max<size_t>(1, order.size())));
+    for (unsigned i = 0; i < readers; ++i)
+      workers.emplace_back([&] {
+        for (size_t k; (k = next++) < order.size();) {
+          RestorePack(order[k]->first, order[k]->second);
+          std::vector<BlobWrite>().swap(order[k]->second);  // done: free its plan
+        }
+      });
+    for (auto& t : workers) t.join();
+  }
 
   for (const PendingLink& pl : pending_links_) {
     struct stat est;

@@ -8,6 +8,13 @@
 // as it is read; a file whose data cannot be read in full is removed and
 // reported, never left silently wrong.
 //
+// Two ways to read: blob by blob (a local disk: each file is read and written
+// by one worker, a directory at a time, which keeps the page cache warm and
+// the directory inode uncontended) and pack by pack (object storage: every
+// file is planned first, then each pack is read once, with one ranged read
+// per run of needed blobs, by as many workers as the backend has
+// connections; each blob is written to every place that needs it).
+//
 // Files are restored by a pool of threads; one Restore() at a time per call.
 #pragma once
 
@@ -25,6 +32,8 @@ struct RestoreOptions {
   std::vector<std::string> includes;  // glob patterns on snapshot paths
   std::vector<std::string> excludes;
   unsigned threads = 0;
+  /// kAuto: by pack when the backend's Concurrency() is above 1.
+  enum class Read { kAuto, kByBlob, kByPack } read = Read::kAuto;
 };
 
 struct RestoreProgress {

@@ -22,7 +22,9 @@ using repo::Id;
 using repo::Node;
 using repo::Tree;
 
-class RestoreTest : public testing::Test {
+// Every test runs twice: reading blob by blob (a local disk) and pack by pack
+// (what object storage gets).
+class RestoreTest : public testing::TestWithParam<RestoreOptions::Read> {
  protected:
   void SetUp() override {
     auto be = std::make_shared<backend::LocalBackend>(dir_.path() + "/repo");
@@ -73,13 +75,14 @@ class RestoreTest : public testing::Test {
   std::unique_ptr<repo::Repository> repo_;
 };
 
-TEST_F(RestoreTest, RejectsTraversalAbsoluteAndNulNamesWithoutWriting) {
+TEST_P(RestoreTest, RejectsTraversalAbsoluteAndNulNamesWithoutWriting) {
   for (std::string evil : {std::string("../x"), std::string("/etc/x"), std::string(".."),
                            std::string("a\0b", 3), std::string("")}) {
     repo::Snapshot snap = SnapshotOf({File("aaa-good"), File(evil)});
     std::string target = dir_.path() + "/out";
     std::filesystem::remove_all(target);
     RestoreOptions opts;
+    opts.read = GetParam();
     opts.target = target;
     auto r = Restore(*repo_, snap, opts, nullptr);
     ASSERT_FALSE(r.ok()) << "accepted name of length " << evil.size();
@@ -91,7 +94,7 @@ TEST_F(RestoreTest, RejectsTraversalAbsoluteAndNulNamesWithoutWriting) {
   }
 }
 
-TEST_F(RestoreTest, NeverWritesThroughASymlinkInTheTarget) {
+TEST_P(RestoreTest, NeverWritesThroughASymlinkInTheTarget) {
   // A pre-existing symlink in the target where the snapshot has a directory.
   repo::BlobSaver saver(*repo_);
   Tree inner;
@@ -118,18 +121,25 @@ TEST_F(RestoreTest, NeverWritesThroughASymlinkInTheTarget) {
   std::filesystem::create_directories(elsewhere);
   ASSERT_EQ(symlink(elsewhere.c_str(), (target + "/sub").c_str()), 0);
   RestoreOptions opts;
+  opts.read = GetParam();
   opts.target = target;
   auto r = Restore(*repo_, snap, opts, nullptr);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(CountEntries(elsewhere), 0u);
 }
 
-TEST_F(RestoreTest, BackupThenRestoreIsByteExact) {
+TEST_P(RestoreTest, BackupThenRestoreIsByteExact) {
   std::string src = dir_.path() + "/src";
   std::filesystem::create_directories(src + "/d/e");
   std::ofstream(src + "/d/a.txt") << "alpha";
   std::ofstream(src + "/d/e/b.bin") << std::string(3 << 20, 'b');
   std::ofstream(src + "/empty");
+  // Blobs shared between files and repeated within one file.
+  Bytes r3 = repo::RandomBytes(3u << 20);
+  std::string thrice(reinterpret_cast<const char*>(r3.data()), r3.size());
+  thrice = thrice + thrice + thrice;
+  std::ofstream(src + "/d/thrice.bin", std::ios::binary) << thrice;
+  std::ofstream(src + "/d/e/copy.bin") << std::string(3 << 20, 'b');
   ASSERT_EQ(symlink("d/a.txt", (src + "/link").c_str()), 0);
   ASSERT_EQ(link((src + "/d/a.txt").c_str(), (src + "/hard").c_str()), 0);
   ASSERT_TRUE(repo_->LoadIndex().ok());
@@ -141,6 +151,7 @@ TEST_F(RestoreTest, BackupThenRestoreIsByteExact) {
   EXPECT_EQ(b->file_errors.size(), 0u);
 
   RestoreOptions ro;
+  ro.read = GetParam();
   ro.target = dir_.path() + "/out";
   auto r = Restore(*repo_, b->snapshot, ro, nullptr);
   ASSERT_TRUE(r.ok()) << r.error().Message();
@@ -151,6 +162,11 @@ TEST_F(RestoreTest, BackupThenRestoreIsByteExact) {
   };
   EXPECT_EQ(read(out + "/d/a.txt"), "alpha");
   EXPECT_EQ(read(out + "/d/e/b.bin"), std::string(3 << 20, 'b'));
+  EXPECT_EQ(read(out + "/d/e/copy.bin"), std::string(3 << 20, 'b'));
+  EXPECT_TRUE(read(out + "/d/thrice.bin") == thrice);
+  EXPECT_EQ(read(out + "/empty"), "");
+  EXPECT_EQ(r->files, 6u);
+  EXPECT_TRUE(r->errors.empty());
   EXPECT_TRUE(std::filesystem::is_symlink(out + "/link"));
   struct stat s1, s2;
   ASSERT_EQ(stat((out + "/hard").c_str(), &s1), 0);
@@ -161,10 +177,10 @@ TEST_F(RestoreTest, BackupThenRestoreIsByteExact) {
   auto b2 = Backup(*repo_, bo, nullptr);
   ASSERT_TRUE(b2.ok());
   EXPECT_EQ(b2->data_blobs, 0u);
-  EXPECT_EQ(b2->files_unmodified, 4u);
+  EXPECT_EQ(b2->files_unmodified, 6u);
 }
 
-TEST_F(RestoreTest, LargeFilesRestoreInSegmentsAndAFailedSegmentRemovesTheFile) {
+TEST_P(RestoreTest, LargeFilesRestoreInSegmentsAndAFailedSegmentRemovesTheFile) {
   std::string src = dir_.path() + "/big";
   std::filesystem::create_directories(src);
   Bytes data = repo::RandomBytes(80u << 20);  // > 2 segments of 32 MiB
@@ -179,6 +195,7 @@ TEST_F(RestoreTest, LargeFilesRestoreInSegmentsAndAFailedSegmentRemovesTheFile) 
   ASSERT_TRUE(b.ok()) << b.error().Message();
 
   RestoreOptions ro;
+  ro.read = GetParam();
   ro.target = dir_.path() + "/out";
   ASSERT_TRUE(Restore(*repo_, b->snapshot, ro, nullptr).ok());
   std::ifstream in(ro.target + src + "/f.bin", std::ios::binary);
@@ -207,6 +224,12 @@ TEST_F(RestoreTest, LargeFilesRestoreInSegmentsAndAFailedSegmentRemovesTheFile) 
   EXPECT_NE(r->errors[0].Message().find("f.bin"), std::string::npos) << r->errors[0].Message();
   EXPECT_FALSE(std::filesystem::exists(ro.target + src + "/f.bin"));  // removed, not partial
 }
+
+INSTANTIATE_TEST_SUITE_P(ReadModes, RestoreTest,
+                         testing::Values(RestoreOptions::Read::kByBlob, RestoreOptions::Read::kByPack),
+                         [](const testing::TestParamInfo<RestoreOptions::Read>& i) {
+                           return std::string(i.param == RestoreOptions::Read::kByPack ? "ByPack" : "ByBlob");
+                         });
 
 TEST(TargetComponents, DropsDotsLikeRestic) {
   EXPECT_EQ(TargetComponents("src"), (std::vector<std::string>{"src"}));
