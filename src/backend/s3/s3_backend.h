@@ -60,6 +60,7 @@ class S3Backend : public repo::Backend {
   Status Create() override;
   Status Save(const repo::Handle& h, const uint8_t* data, size_t n) override;
   Result<Bytes> Load(const repo::Handle& h, uint64_t offset, uint64_t length) override;
+  Status LoadInto(const repo::Handle& h, uint64_t offset, uint64_t length, Bytes* out) override;
   Result<repo::FileInfo> Stat(const repo::Handle& h) override;
   Status List(repo::FileType t, const std::function<Status(const repo::FileInfo&)>& fn) override;
   Status Remove(const repo::Handle& h) override;
