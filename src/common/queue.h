@@ -1,12 +1,19 @@
-// Concurrency building blocks for pipelines: a bounded blocking queue and a
-// byte budget. Both are thread-safe.
+// Concurrency building blocks for pipelines: a bounded blocking queue, a
+// buffer pool and a parallel loop. All are thread-safe.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
 
 namespace mx {
 
@@ -113,5 +120,31 @@ class BufferPool {
   size_t max_kept_;
   size_t max_capacity_;
 };
+
+/// Calls fn(i) for every i in [0, n) on up to `workers` threads (the calling
+/// thread among them). Stops handing out work at the first error and returns
+/// it; work already started finishes.
+inline Status ParallelFor(size_t n, unsigned workers, const std::function<Status(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first;
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (size_t i; !failed && (i = next++) < n;) {
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (!first) first = s.error();
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::min<size_t>(std::max(1u, workers), n); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (first) return *first;
+  return Ok();
+}
 
 }  // namespace mx

@@ -10,7 +10,11 @@ Ceph RADOS Gateway the test starts on loopback (tests/support/radosgw.py):
   persists ends in a named NETWORK error naming the object, no snapshot, a
   repository both tools check clean, and the next backup reuses what was
   uploaded;
-- wrong credentials are a named AUTH_FAILED error.
+- wrong credentials are a named AUTH_FAILED error;
+- a restore reads each pack once (GETs counted at the proxy);
+- forget --prune shrinks the bucket and both tools check it clean;
+- https with a CA the test creates: refused without -o s3.ca-file or with
+  the wrong CA, backup/restore with it, restic --cacert reads the result.
 
 usage: s3_test.py BUILD_BIN_DIR (or a binary in it). Exit 77 (skip) when the
 Ceph packages are missing."""
@@ -28,6 +32,7 @@ from vaulttest import bin_dir, password_file, tree_digest  # noqa: E402
 from mxstore import Checks  # noqa: E402
 import radosgw  # noqa: E402
 from s3_fault_proxy import FaultProxy  # noqa: E402
+from test_ca import make_test_ca  # noqa: E402
 
 BIN = bin_dir()
 MXVAULT = os.path.join(BIN, "mxvault")
@@ -197,6 +202,38 @@ try:
           % (sum(gets.values()), len(gets), trees, blobs),
           r.returncode == 0 and tree_digest(os.path.join(target, src3.lstrip("/"))) == want3
           and sum(gets.values()) <= len(gets) + 2 * trees < blobs, (r.stderr[-800:], gets))
+
+    # ---- forget --prune on object storage: removals run in parallel ----
+    packs_before = len(run(["restic", "-r", direct, "list", "packs"]).stdout.split())
+    r = run([MXVAULT, "-r", direct, "--json", "forget", "--group-by", "host", "--keep-last", "1", "--prune"])
+    packs_after = len(run(["restic", "-r", direct, "list", "packs"]).stdout.split())
+    check("forget --keep-last 1 --prune on S3 removes the older snapshots' packs (%d -> %d packs)"
+          % (packs_before, packs_after), r.returncode == 0 and 0 < packs_after < packs_before, r.stderr[-1500:])
+    restic_reads(direct, "pruned-restore", src3, want3, "the pruned S3 repository")
+    r = run([MXVAULT, "-r", direct, "check", "--read-data"])
+    check("mxvault check --read-data of the pruned S3 repository", r.returncode == 0, r.stdout[-500:] + r.stderr[-500:])
+
+    # ---- TLS with a CA the test creates (a TLS front on the proxy) ----
+    ca, cert, key = make_test_ca(os.path.join(root, "tls"))
+    other_ca, _, _ = make_test_ca(os.path.join(root, "other-ca"))
+    tproxy = FaultProxy(gw.port, tls=(cert, key))
+    trepo = "s3:%s/tls-bucket" % tproxy.url
+    r = run([MXVAULT, "-r", trepo, "init"])
+    check("https to a server whose CA is not trusted: a TLS error naming -o s3.ca-file",
+          r.returncode != 0 and "TLS" in r.stderr and "s3.ca-file" in r.stderr, r.stderr[-800:])
+    r = run([MXVAULT, "-r", trepo, "-o", "s3.ca-file=" + other_ca, "init"])
+    check("https with the wrong CA is refused too", r.returncode != 0 and "TLS" in r.stderr, r.stderr[-800:])
+    r = run([MXVAULT, "-r", trepo, "-o", "s3.ca-file=" + ca, "init"])
+    check("init over https with -o s3.ca-file", r.returncode == 0, r.stderr[-800:])
+    r = run([MXVAULT, "-r", trepo, "-o", "s3.ca-file=" + ca, "backup", src])
+    check("backup over https", r.returncode == 0, r.stderr[-800:])
+    target = os.path.join(root, "tls-restore")
+    r = run([MXVAULT, "-r", trepo, "-o", "s3.ca-file=" + ca, "restore", "latest", "--target", target])
+    check("restore over https byte-exact", r.returncode == 0 and tree_digest(os.path.join(target, src.lstrip("/"))) == want,
+          r.stderr[-800:])
+    r = run(["restic", "-r", trepo, "--cacert", ca, "check", "--read-data"])
+    check("restic --cacert reads the same repository over https", r.returncode == 0, r.stdout[-500:] + r.stderr[-500:])
+    tproxy.close()
     proxy.close()
 finally:
     gw.stop()

@@ -11,12 +11,17 @@ not faulted behaves exactly as the server does.
     proxy.add("PUT", r"/data/", "503", count=None, after=3)  # 3 pass, then all fail
     proxy.url                                   # "http://127.0.0.1:PORT"
     proxy.faults                                # [(method, path, fault), ...] injected so far
+    proxy.log                                   # [(method, path), ...] every request
     proxy.close()
+
+With tls=(cert_file, key_file) it answers HTTPS (the url says so) and
+forwards plain HTTP: a TLS front for a server that speaks none.
 
 Every stall is bounded; threads are daemons and stop with close()."""
 
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -33,8 +38,12 @@ class Rule:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, upstream_host="127.0.0.1"):
+    def __init__(self, upstream_port, upstream_host="127.0.0.1", tls=None):
         self.upstream = (upstream_host, upstream_port)
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
         self.rules = []
         self.faults = []
         self.requests = 0
@@ -45,7 +54,8 @@ class FaultProxy:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+        self.tls_errors = []  # handshakes the client refused
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -86,7 +96,19 @@ class FaultProxy:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            threading.Thread(target=self._serve_maybe_tls, args=(c,), daemon=True).start()
+
+    def _serve_maybe_tls(self, c):
+        if self.tls:
+            try:
+                c.settimeout(10)
+                c = self.tls.wrap_socket(c, server_side=True)
+                c.settimeout(None)
+            except (ssl.SSLError, OSError) as e:
+                self.tls_errors.append(str(e))
+                c.close()
+                return
+        self._serve(c)
 
     @staticmethod
     def _read_head(f):
