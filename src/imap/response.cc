@@ -108,53 +108,56 @@ Error ResponseParser::Bad(const std::string& why) {
                "administrator with this message");
 }
 
-Status ResponseParser::Fill() {
+Error ResponseParser::Closed() {
+  return Error(Code::kNetwork, "the IMAP connection was closed by the server", "",
+               line_bytes_ ? "in the middle of a response; it began: " + Printable(context_) : "between responses",
+               "check the server's log; the run can be repeated and resumes where it stopped");
+}
+
+Status Lexer::Fill() {
   if (pos_ < end_) return Ok();
   pos_ = end_ = 0;
   size_t n = MX_TRY(in_.Read(buf_.data(), buf_.size()));
-  if (n == 0)
-    return Error(Code::kNetwork, "the IMAP connection was closed by the server", "",
-                 line_bytes_ ? "in the middle of a response; it began: " + Printable(context_) : "between responses",
-                 "check the server's log; the run can be repeated and resumes where it stopped");
+  if (n == 0) return Closed();
   end_ = n;
   return Ok();
 }
 
-Result<char> ResponseParser::Peek() {
+Result<char> Lexer::Peek() {
   MX_CHECK(Fill());
   return buf_[pos_];
 }
 
-Result<char> ResponseParser::Get() {
+Result<char> Lexer::Get() {
   MX_CHECK(Fill());
   char c = buf_[pos_++];
   ++consumed_;
   if (++line_bytes_ > limits_.max_line)
-    return Bad("a response longer than " + std::to_string(limits_.max_line) + " bytes outside literals");
+    return Bad("a line longer than " + std::to_string(limits_.max_line) + " bytes outside literals");
   if (context_.size() < 160) context_ += c;
   return c;
 }
 
-Status ResponseParser::Skip() {
+Status Lexer::Skip() {
   auto c = Get();
   if (!c.ok()) return std::move(c).error();
   return Ok();
 }
 
-Status ResponseParser::Expect(char want, const char* what) {
+Status Lexer::Expect(char want, const char* what) {
   char c = MX_TRY(Get());
   if (c != want) return Bad(std::string("expected ") + what + ", got '" + Printable(std::string(1, c)) + "'");
   return Ok();
 }
 
-Status ResponseParser::ExpectCrlf() {
+Status Lexer::ExpectCrlf() {
   char c = MX_TRY(Get());
   if (c == '\r') c = MX_TRY(Get());
   if (c != '\n') return Bad("expected the end of the line, got '" + Printable(std::string(1, c)) + "'");
   return Ok();
 }
 
-Result<std::string> ResponseParser::ReadAtom(bool brackets) {
+Result<std::string> Lexer::ReadAtom(bool brackets) {
   std::string out;
   int depth = 0;
   while (true) {
@@ -173,7 +176,7 @@ Result<std::string> ResponseParser::ReadAtom(bool brackets) {
   return out;
 }
 
-Result<std::string> ResponseParser::ReadQuoted() {
+Result<std::string> Lexer::ReadQuoted() {
   MX_CHECK(Expect('"', "'\"'"));
   std::string out;
   while (true) {
@@ -185,7 +188,7 @@ Result<std::string> ResponseParser::ReadQuoted() {
   }
 }
 
-Result<std::string> ResponseParser::ReadTextToEol() {
+Result<std::string> Lexer::ReadTextToEol() {
   std::string out;
   while (true) {
     char c = MX_TRY(Peek());
@@ -196,10 +199,11 @@ Result<std::string> ResponseParser::ReadTextToEol() {
   return out;
 }
 
-Status ResponseParser::ReadLiteral(Response& r, std::vector<Value>& out, const StreamDecider& stream) {
+Status Lexer::ReadLiteral(std::vector<Value>& out) {
   MX_CHECK(Expect('{', "'{'"));
   uint64_t size = 0;
   int digits = 0;
+  bool sync = true;
   while (true) {
     char c = MX_TRY(Get());
     if (c >= '0' && c <= '9') {
@@ -207,55 +211,84 @@ Status ResponseParser::ReadLiteral(Response& r, std::vector<Value>& out, const S
       size = size * 10 + uint64_t(c - '0');
       continue;
     }
-    if (c == '+' && digits > 0) c = MX_TRY(Get());
+    if ((c == '+' || c == '-') && digits > 0) {  // LITERAL+ / LITERAL- (RFC 7888)
+      sync = false;
+      c = MX_TRY(Get());
+    }
     if (c != '}' || digits == 0) return Bad("a malformed literal size");
     break;
   }
   MX_CHECK(ExpectCrlf());
+  return OnLiteral(out, size, sync);
+}
+
+Status Lexer::ReadLiteralInto(uint64_t size, std::string* out) {
+  out->reserve(size_t(size));
+  uint64_t left = size;
+  while (left > 0) {
+    MX_CHECK(Fill());
+    size_t k = size_t(std::min<uint64_t>(left, end_ - pos_));
+    out->append(buf_.data() + pos_, k);
+    pos_ += k;
+    consumed_ += k;
+    left -= k;
+  }
+  return Ok();
+}
+
+Status Lexer::ReadLiteralTo(uint64_t size, LiteralSink& sink) {
+  uint64_t left = size;
+  while (left > 0) {
+    MX_CHECK(Fill());
+    size_t k = size_t(std::min<uint64_t>(left, end_ - pos_));
+    MX_CHECK(sink.Write(buf_.data() + pos_, k));
+    pos_ += k;
+    consumed_ += k;
+    left -= k;
+  }
+  return sink.Finish();
+}
+
+Status Lexer::DiscardLiteral(uint64_t size) {
+  uint64_t left = size;
+  while (left > 0) {
+    MX_CHECK(Fill());
+    size_t k = size_t(std::min<uint64_t>(left, end_ - pos_));
+    pos_ += k;
+    consumed_ += k;
+    left -= k;
+  }
+  return Ok();
+}
+
+Status ResponseParser::OnLiteral(std::vector<Value>& out, uint64_t size, bool sync) {
+  (void)sync;  // a server's literals never wait for us
   std::string key;
   if (!out.empty() && out.back().kind == Value::Kind::kAtom) key = out.back().text;
   std::unique_ptr<LiteralSink> sink;
-  if (stream) sink = stream(r, key, size);
+  if (stream_ && current_) sink = stream_(*current_, key, size);
   Value v;
   if (sink) {
     if (size > limits_.max_streamed)
       return Bad("a literal of " + std::to_string(size) + " bytes, more than the " +
                  std::to_string(limits_.max_streamed) + " this client accepts for " + (key.empty() ? "a value" : key));
-    uint64_t left = size;
-    while (left > 0) {
-      MX_CHECK(Fill());
-      size_t k = size_t(std::min<uint64_t>(left, end_ - pos_));
-      MX_CHECK(sink->Write(buf_.data() + pos_, k));
-      pos_ += k;
-      consumed_ += k;
-      left -= k;
-    }
-    MX_CHECK(sink->Finish());
+    MX_CHECK(ReadLiteralTo(size, *sink));
     v.kind = Value::Kind::kStreamed;
     v.size = size;
-    v.stream = r.streams.size();
-    r.streams.push_back(std::move(sink));
+    v.stream = current_->streams.size();
+    current_->streams.push_back(std::move(sink));
   } else {
     if (size > limits_.max_literal)
       return Bad("a literal of " + std::to_string(size) + " bytes, more than the " +
                  std::to_string(limits_.max_literal) + " held in memory");
     v.kind = Value::Kind::kString;
-    v.text.reserve(size_t(size));
-    uint64_t left = size;
-    while (left > 0) {
-      MX_CHECK(Fill());
-      size_t k = size_t(std::min<uint64_t>(left, end_ - pos_));
-      v.text.append(buf_.data() + pos_, k);
-      pos_ += k;
-      consumed_ += k;
-      left -= k;
-    }
+    MX_CHECK(ReadLiteralInto(size, &v.text));
   }
   out.push_back(std::move(v));
   return Ok();
 }
 
-Status ResponseParser::ReadValues(Response& r, std::vector<Value>& out, int depth, char close) {
+Status Lexer::ReadValues(std::vector<Value>& out, int depth, char close) {
   // Streaming decisions see the whole response so far only at the top level
   // (FETCH's list is depth 1); deeper lists pass the same decider through.
   while (true) {
@@ -278,7 +311,7 @@ Status ResponseParser::ReadValues(Response& r, std::vector<Value>& out, int dept
       MX_CHECK(Skip());
       Value v;
       v.kind = Value::Kind::kList;
-      MX_CHECK(ReadValues(r, v.items, depth + 1, ')'));
+      MX_CHECK(ReadValues(v.items, depth + 1, ')'));
       out.push_back(std::move(v));
       continue;
     }
@@ -290,7 +323,7 @@ Status ResponseParser::ReadValues(Response& r, std::vector<Value>& out, int dept
       continue;
     }
     if (c == '{') {
-      MX_CHECK(ReadLiteral(r, out, stream_));
+      MX_CHECK(ReadLiteral(out));
       continue;
     }
     std::string atom = MX_TRY(ReadAtom(true));
@@ -298,7 +331,7 @@ Status ResponseParser::ReadValues(Response& r, std::vector<Value>& out, int dept
     if (atom == "~") {
       char n = MX_TRY(Peek());
       if (n == '{') {  // literal8 (RFC 3516)
-        MX_CHECK(ReadLiteral(r, out, stream_));
+        MX_CHECK(ReadLiteral(out));
         continue;
       }
     }
@@ -342,9 +375,8 @@ Status ResponseParser::ReadRespText(Response& r) {
       ParserLimits sub_limits = limits_;
       sub_limits.max_literal = 0;
       ResponseParser p(sub, sub_limits);
-      Response scratch;
       std::vector<Value> vals;
-      if (p.ReadValues(scratch, vals, 0, 0).ok() && p.ExpectCrlf().ok()) {
+      if (p.ReadValues(vals, 0, 0).ok() && p.ExpectCrlf().ok()) {
         r.code_args = std::move(vals);
       } else {
         Value v;
@@ -361,10 +393,10 @@ Status ResponseParser::ReadRespText(Response& r) {
 }
 
 Result<Response> ResponseParser::Next(const StreamDecider& stream) {
-  line_bytes_ = 0;
-  context_.clear();
+  StartLine();
   stream_ = stream;
   Response r;
+  current_ = &r;
   char c = MX_TRY(Get());
   if (c == '+') {
     r.type = Response::Type::kContinuation;
@@ -403,8 +435,9 @@ Result<Response> ResponseParser::Next(const StreamDecider& stream) {
     MX_CHECK(ReadRespText(r));
     return r;
   }
-  MX_CHECK(ReadValues(r, r.args, 0, 0));
+  MX_CHECK(ReadValues(r.args, 0, 0));
   MX_CHECK(ExpectCrlf());
+  current_ = nullptr;
   return r;
 }
 

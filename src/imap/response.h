@@ -95,19 +95,29 @@ struct ParserLimits {
 using StreamDecider = std::function<std::unique_ptr<LiteralSink>(const Response& partial,
                                                                 std::string_view key, uint64_t size)>;
 
-class ResponseParser {
+/// The lexer both sides share (RFC 3501 §4, §9): atoms, numbers, quoted
+/// strings, literals ({N}, {N+}, ~{N}), NIL and nested lists, read from an
+/// Input with bounded memory. ResponseParser (the client side) and
+/// CommandParser (the server side, command_parser.h) add their framing and
+/// decide what a literal announcement means.
+class Lexer {
  public:
-  explicit ResponseParser(Input& in, ParserLimits limits = {}) : in_(in), limits_(limits) {}
-  /// Reads the next complete response. PROTOCOL error for bad grammar or a
-  /// limit; the input's own error (e.g. a timeout) as it is; NETWORK error
-  /// "connection closed" when the stream ends, also mid-response.
-  Result<Response> Next(const StreamDecider& stream = nullptr);
+  virtual ~Lexer() = default;
   /// Bytes consumed so far (for traces and tests).
   uint64_t consumed() const { return consumed_; }
   /// Bytes read from the input but not yet parsed (STARTTLS must see none).
   size_t buffered() const { return end_ - pos_; }
 
- private:
+ protected:
+  Lexer(Input& in, ParserLimits limits) : in_(in), limits_(limits) {}
+  /// A grammar error or a broken limit, with the line so far for context.
+  virtual Error Bad(const std::string& why) = 0;
+  /// The stream ended (mid-line when line_bytes_ > 0).
+  virtual Error Closed() = 0;
+  /// A literal of `size` bytes was announced after the values in `out`
+  /// ({N}: `sync`; {N+}: not). Reads it (or refuses it) and appends its value.
+  virtual Status OnLiteral(std::vector<Value>& out, uint64_t size, bool sync) = 0;
+
   Status Fill();
   Result<char> Peek();
   Result<char> Get();
@@ -117,20 +127,47 @@ class ResponseParser {
   Result<std::string> ReadAtom(bool brackets);
   Result<std::string> ReadQuoted();
   Result<std::string> ReadTextToEol();
-  Status ReadValues(Response& r, std::vector<Value>& out, int depth, char close);
-  Status ReadLiteral(Response& r, std::vector<Value>& out, const StreamDecider& stream);
-  Status ReadRespText(Response& r);
-  Error Bad(const std::string& why);
-  Status CountLine(size_t n);
+  Status ReadValues(std::vector<Value>& out, int depth, char close);
+  /// The literal's bytes: held in `out`, or written to `sink`.
+  Status ReadLiteralInto(uint64_t size, std::string* out);
+  Status ReadLiteralTo(uint64_t size, LiteralSink& sink);
+  /// Drops `size` bytes of input (a refused literal the client sends anyway).
+  Status DiscardLiteral(uint64_t size);
+  void StartLine() {
+    line_bytes_ = 0;
+    context_.clear();
+  }
 
   Input& in_;
   ParserLimits limits_;
   std::vector<char> buf_ = std::vector<char>(64 << 10);
   size_t pos_ = 0, end_ = 0;
   uint64_t consumed_ = 0;
-  size_t line_bytes_ = 0;   // bytes of the current response outside literals
-  std::string context_;     // the start of the current response, for errors
-  StreamDecider stream_;    // for the response being read
+  size_t line_bytes_ = 0;   // bytes of the current line outside literals
+  std::string context_;     // the start of the current line, for errors
+
+ private:
+  Status ReadLiteral(std::vector<Value>& out);
+};
+
+class ResponseParser : public Lexer {
+ public:
+  explicit ResponseParser(Input& in, ParserLimits limits = {}) : Lexer(in, limits) {}
+  /// Reads the next complete response. PROTOCOL error for bad grammar or a
+  /// limit; the input's own error (e.g. a timeout) as it is; NETWORK error
+  /// "connection closed" when the stream ends, also mid-response.
+  Result<Response> Next(const StreamDecider& stream = nullptr);
+
+ protected:
+  Error Bad(const std::string& why) override;
+  Error Closed() override;
+  Status OnLiteral(std::vector<Value>& out, uint64_t size, bool sync) override;
+
+ private:
+  Status ReadRespText(Response& r);
+
+  Response* current_ = nullptr;  // the response being read (streaming decisions see it)
+  StreamDecider stream_;         // for the response being read
 };
 
 /// An Input over a fixed buffer (tests, fuzzing).
