@@ -51,7 +51,7 @@ Status Init(const std::string& dir, std::vector<std::string> lmtp, std::vector<s
       "[lmtp]\nlisten = " + TomlList(lmtp) + "\n"
       "unix_socket_mode = \"0660\"\n"
       "# unix_socket_group = \"postfix\"  # lets Postfix's lmtp:unix: transport connect\n\n"
-      "[imap]\nlisten = " + TomlList(imap) + "  # served once IMAP exists\n\n"
+      "[imap]\nlisten = " + TomlList(imap) + "  # plaintext; LOGIN only from loopback until TLS is served\n\n"
       "[backup]\nlisten = " + TomlList(backup) + "\n"
       "token_file = \"backup.token\"\n"
       "# TLS on TCP (required). `mxstore init` wrote a self-signed certificate;\n"

@@ -15,6 +15,7 @@
 #include "net/server.h"
 #include "store_server/admin/admin_service.h"
 #include "store_server/backup_service/backup_service.h"
+#include "store_server/imapd/imap_service.h"
 #include "store_server/lmtp/lmtp_service.h"
 
 namespace mx::storecli {
@@ -41,9 +42,13 @@ Status Serve(const std::string& config_path) {
   limits.max_recipients = cfg.max_recipients;
   lmtp::LmtpService lmtp_service(store.get(), limits, cfg.hostname, cfg.idle_timeout);
   admin::AdminService admin_service(store.get());
+  imapd::Options imap_options;
+  imap_options.hostname = cfg.hostname;
+  imap_options.append_limit = cfg.max_message_size;
+  imapd::ImapService imap_service(store.get(), imap_options);
 
   std::vector<std::unique_ptr<net::Server>> servers;
-  nlohmann::json bound = {{"lmtp", nlohmann::json::array()}, {"admin", cfg.admin_socket},
+  nlohmann::json bound = {{"lmtp", nlohmann::json::array()}, {"imap", nlohmann::json::array()}, {"admin", cfg.admin_socket},
                           {"pid", getpid()}};
   for (const auto& text : cfg.lmtp) {
     net::Address a = MX_TRY(net::ParseAddress(text));
@@ -62,6 +67,16 @@ Status Serve(const std::string& config_path) {
     }
     bound["lmtp"].push_back((*srv)->bound().ToString());
     log::Info("lmtp: listening on " + (*srv)->bound().ToString());
+    servers.push_back(std::move(*srv));
+  }
+  for (const auto& text : cfg.imap) {
+    net::Address a = MX_TRY(net::ParseAddress(text));
+    auto srv = net::Server::Listen(
+        a, [&](net::Conn& c) { imap_service.Serve(c); }, cfg.max_connections,
+        "* BYE Too many connections, try again later\r\n", 0660);
+    if (!srv.ok()) return srv.error().Wrap("cannot start the IMAP listener", text);
+    bound["imap"].push_back((*srv)->bound().ToString());
+    log::Info("imap: listening on " + (*srv)->bound().ToString());
     servers.push_back(std::move(*srv));
   }
   {

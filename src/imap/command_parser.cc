@@ -128,6 +128,11 @@ Status CommandParser::SkipLine(ParsedCommand& c) {
   }
 }
 
+Result<std::string> CommandParser::ReadLine() {
+  StartLine();
+  return ReadTextToEol();
+}
+
 Result<ParsedCommand> CommandParser::Next(const std::function<Status()>& continuation) {
   StartLine();
   continuation_ = &continuation;

@@ -50,6 +50,10 @@ class CommandParser : public Lexer {
   /// gone: NETWORK); everything the client got wrong is in the result.
   Result<ParsedCommand> Next(const std::function<Status()>& continuation);
 
+  /// One raw line without its CRLF (an AUTHENTICATE response, IDLE's DONE),
+  /// at most max_line bytes: PROTOCOL error beyond.
+  Result<std::string> ReadLine();
+
  protected:
   Error Bad(const std::string& why) override;
   Error Closed() override;

@@ -368,7 +368,7 @@ check("no checkpoint directory left behind", not [n for n in listing if n.starts
 # Client certificates: with backup.tls_client_ca_file set, a client must
 # present a certificate that CA signed (here: another store's self-signed one).
 other = os.path.join(root, "client-id")
-subprocess.run([MXSTORE, "init", other, "--lmtp", "unix:lmtp.sock", "--backup", "unix:backup.sock"], check=True,
+subprocess.run([MXSTORE, "init", other, "--lmtp", "unix:lmtp.sock", "--imap", "127.0.0.1:0", "--backup", "unix:backup.sock"], check=True,
                stdout=subprocess.DEVNULL)
 store.stop()
 with open(store.config) as f:

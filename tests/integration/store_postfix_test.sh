@@ -87,7 +87,7 @@ free_port() {
 }
 
 # ------------------------------------------------------------ mxstore
-if timeout 60 "$MXSTORE" init "$T/store" --lmtp 127.0.0.1:0 --lmtp unix:lmtp.sock >init.log 2>&1; then
+if timeout 60 "$MXSTORE" init "$T/store" --lmtp 127.0.0.1:0 --lmtp unix:lmtp.sock --imap 127.0.0.1:0 >init.log 2>&1; then
   pass "mxstore-init"
 else
   fail "mxstore-init" "exit $?: mxstore init $T/store"; show_log init.log; exit 1

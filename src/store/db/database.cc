@@ -731,6 +731,21 @@ Result<std::vector<FolderInfo>> Database::ListFolders(const std::string& mailbox
 Result<std::vector<Delivered>> Database::Deliver(const std::vector<std::string>& mailboxes,
                                                  std::string_view message, int64_t internal_date,
                                                  int32_t internal_zone, const std::string& folder) {
+  return Insert(mailboxes, message, internal_date, internal_zone, folder, 0, {});
+}
+
+Result<uint32_t> Database::Append(const std::string& mailbox, const std::string& folder,
+                                  std::string_view message, uint32_t flags,
+                                  const std::vector<std::string>& keywords, int64_t internal_date,
+                                  int32_t internal_zone) {
+  auto out = MX_TRY(Insert({mailbox}, message, internal_date, internal_zone, folder, flags, keywords));
+  return out.at(0).uid;
+}
+
+Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& mailboxes,
+                                               std::string_view message, int64_t internal_date,
+                                               int32_t internal_zone, const std::string& folder,
+                                               uint32_t flags, const std::vector<std::string>& keywords) {
   if (message.size() > options_.max_message_size)
     return Error(Code::kMessageTooLarge, "message refused", header_.name,
                  std::to_string(message.size()) + " bytes is over the limit of " +
@@ -759,8 +774,9 @@ Result<std::vector<Delivered>> Database::Deliver(const std::vector<std::string>&
       FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
       uint32_t uid = st->uidnext++;
       uint64_t modseq = ++st->modseq;
-      json rec = {{"m", modseq}, {"f", 0}, {"d", internal_date}, {"z", internal_zone},
+      json rec = {{"m", modseq}, {"f", flags}, {"d", internal_date}, {"z", internal_zone},
                   {"s", message.size()}, {"b", json::binary(std::vector<uint8_t>(id.begin(), id.end()))}};
+      if (!keywords.empty()) rec["k"] = keywords;
       batch.Put(MessageKey(mbox, fid, uid), ToCbor(rec));
       batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
       batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));

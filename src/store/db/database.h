@@ -174,6 +174,14 @@ class Database {
                                          int32_t internal_zone,
                                          const std::string& folder = "INBOX");
 
+  /// Appends `message` to `folder` of one mailbox with its flags, keywords
+  /// and internal date, in one durable batch (IMAP APPEND): after a crash it
+  /// is there whole, flags included, or not at all. Returns its UID. Errors
+  /// as Deliver, FOLDER_NOT_FOUND for a missing folder.
+  Result<uint32_t> Append(const std::string& mailbox, const std::string& folder, std::string_view message,
+                          uint32_t flags, const std::vector<std::string>& keywords, int64_t internal_date,
+                          int32_t internal_zone);
+
   /// Messages of one folder in UID order.
   Result<std::vector<MessageRecord>> ListMessages(const std::string& mailbox,
                                                   const std::string& folder);
@@ -244,6 +252,9 @@ class Database {
   void EndOp();
   class OpGuard;
 
+  Result<std::vector<Delivered>> Insert(const std::vector<std::string>& mailboxes, std::string_view message,
+                                       int64_t internal_date, int32_t internal_zone, const std::string& folder,
+                                       uint32_t flags, const std::vector<std::string>& keywords);
   Result<uint64_t> MailboxId(const std::string& mailbox);
   Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& mailbox, const std::string& folder);
   /// The folder records of a mailbox (no counters, no message counts).

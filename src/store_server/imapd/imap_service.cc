@@ -1,0 +1,880 @@
+#include "store_server/imapd/imap_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/bytes.h"
+#include "common/log.h"
+#include "imap/command.h"
+#include "imap/command_parser.h"
+#include "imap/datetime.h"
+#include "imap/utf7.h"
+
+namespace mx::imapd {
+namespace {
+
+using imap::ParsedCommand;
+using imap::Value;
+using store::MessageRecord;
+
+// The parser reads from the connection; a read that times out is the
+// autologout timer (RFC 3501 §5.4).
+class ConnInput : public imap::Input {
+ public:
+  explicit ConnInput(net::Conn& c) : c_(c) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t k = c_.Read(buf, n);
+    if (k == 0 && c_.timed_out())
+      return Error(Code::kNetwork, "autologout", c_.peer(), "the client was idle past the autologout timer");
+    return k;
+  }
+
+ private:
+  net::Conn& c_;
+};
+
+struct SystemFlag {
+  const char* name;
+  uint32_t bit;
+};
+constexpr SystemFlag kSystemFlags[] = {{"\\Seen", store::kSeen},       {"\\Answered", store::kAnswered},
+                                       {"\\Flagged", store::kFlagged}, {"\\Deleted", store::kDeleted},
+                                       {"\\Draft", store::kDraft}};
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string FlagList(const MessageRecord& m) {
+  std::string out = "(";
+  for (const auto& f : kSystemFlags)
+    if (m.flags & f.bit) out += (out.size() > 1 ? " " : "") + std::string(f.name);
+  for (const auto& k : m.keywords) out += (out.size() > 1 ? " " : "") + k;
+  return out + ")";
+}
+
+// An IMAP string for `s`: quoted when it can be, else a literal.
+std::string Quote(std::string_view s) {
+  bool plain = s.size() < 1000 && std::none_of(s.begin(), s.end(), [](char c) {
+                 auto u = static_cast<unsigned char>(c);
+                 return c == '\r' || c == '\n' || u >= 0x80 || u == 0;
+               });
+  if (!plain) return "{" + std::to_string(s.size()) + "}\r\n" + std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A sequence set ("1:3,5,7:*") as ranges; '*' is `star`. False when malformed.
+bool ParseSet(std::string_view s, uint32_t star, std::vector<std::pair<uint32_t, uint32_t>>* out) {
+  auto number = [&](std::string_view t, uint32_t* v) {
+    if (t == "*") {
+      *v = star;
+      return true;
+    }
+    if (t.empty() || t.size() > 10 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
+    uint64_t x = std::stoull(std::string(t));
+    if (x == 0 || x > 0xFFFFFFFFull) return false;
+    *v = uint32_t(x);
+    return true;
+  };
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    std::string_view part = s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    size_t colon = part.find(':');
+    uint32_t a, b;
+    if (colon == std::string_view::npos) {
+      if (!number(part, &a)) return false;
+      b = a;
+    } else if (!number(part.substr(0, colon), &a) || !number(part.substr(colon + 1), &b)) {
+      return false;
+    }
+    out->emplace_back(std::min(a, b), std::max(a, b));
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return !out->empty();
+}
+
+bool InSet(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t v) {
+  for (auto& [a, b] : set)
+    if (v >= a && v <= b) return true;
+  return false;
+}
+
+// LIST wildcards: '*' matches anything, '%' anything but the separator.
+bool Wildcard(std::string_view pat, std::string_view name) {
+  if (pat.empty()) return name.empty();
+  if (pat[0] == '*') {
+    for (size_t i = 0; i <= name.size(); ++i)
+      if (Wildcard(pat.substr(1), name.substr(i))) return true;
+    return false;
+  }
+  if (pat[0] == '%') {
+    for (size_t i = 0; i <= name.size(); ++i) {
+      if (Wildcard(pat.substr(1), name.substr(i))) return true;
+      if (i < name.size() && name[i] == '/') return false;
+    }
+    return false;
+  }
+  return !name.empty() && pat[0] == name[0] && Wildcard(pat.substr(1), name.substr(1));
+}
+
+// The header block of a message (through its blank line) and where the body starts.
+size_t HeaderEnd(std::string_view msg) {
+  size_t crlf = msg.find("\r\n\r\n");
+  size_t lf = msg.find("\n\n");
+  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf + 1 <= lf)) return crlf + 4;
+  if (lf != std::string_view::npos) return lf + 2;
+  return msg.size();
+}
+
+// The header fields named in `names` (or all others, with `negate`), each
+// with its continuation lines, then the blank line (RFC 3501 §6.4.5).
+std::string HeaderFields(std::string_view header, const std::vector<std::string>& names, bool negate) {
+  std::string out;
+  bool keep = false;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t eol = header.find('\n', pos);
+    size_t end = eol == std::string_view::npos ? header.size() : eol + 1;
+    std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n" || line == "\n") break;
+    if (line[0] != ' ' && line[0] != '\t') {
+      size_t colon = line.find(':');
+      std::string_view field = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+      while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+      bool named = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return IEquals(n, field); });
+      keep = colon != std::string_view::npos && named != negate;
+    }
+    if (keep) out += line;
+  }
+  return out + "\r\n";
+}
+
+class Session {
+ public:
+  Session(store::Store* store, const Options& o, net::Conn& conn)
+      : store_(store), o_(o), conn_(conn), input_(conn), parser_(input_, Limits(o)) {}
+  void Run();
+
+ private:
+  static imap::CommandLimits Limits(const Options& o) {
+    imap::CommandLimits l;
+    l.max_line = o.max_line;
+    l.max_literal = o.append_limit;
+    l.max_literal_total = o.append_limit * 4;
+    l.max_discard = o.append_limit;
+    return l;
+  }
+  std::string Capabilities() const;
+  bool Send(std::string_view s) { return conn_.Write(s); }
+  // Each handler writes its untagged data and returns the tagged reply's
+  // status and text ("OK FETCH done").
+  std::string Dispatch(const ParsedCommand& c);
+  std::string Login(const std::string& user, const std::string& password);
+  std::string Authenticate(const ParsedCommand& c);
+  std::string List(const ParsedCommand& c, bool lsub);
+  std::string Select(const ParsedCommand& c, bool read_only);
+  std::string Status(const ParsedCommand& c);
+  std::string Create(const ParsedCommand& c);
+  std::string Append(const ParsedCommand& c);
+  std::string Fetch(const ParsedCommand& c, size_t first, bool uid);
+  std::string StoreFlags(const ParsedCommand& c, size_t first, bool uid);
+  std::string Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* uids);
+  std::string Search(const ParsedCommand& c, size_t first, bool uid);
+  /// Tells the client what changed in the selected folder since it last
+  /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
+  void Refresh(bool expunges);
+  /// A folder name from the wire (modified UTF-7) in UTF-8; "" and a reason when invalid.
+  bool FolderName(const Value& v, std::string* out, std::string* why);
+  /// Messages of the selected folder matching a sequence set (by UID or number), as indexes.
+  bool Resolve(const std::string& set, bool uid, std::vector<size_t>* out);
+
+  store::Store* store_;
+  const Options& o_;
+  net::Conn& conn_;
+  ConnInput input_;
+  imap::CommandParser parser_;
+  enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout } state_ = State::kNotAuthenticated;
+  std::string mailbox_;  // the logged-in user's mailbox
+  std::shared_ptr<store::Database> db_;
+  int failed_logins_ = 0;
+  // The selected folder, as this session sees it.
+  std::string folder_;
+  bool read_only_ = false;
+  uint32_t uidvalidity_ = 0;
+  std::vector<MessageRecord> view_;  // message sequence number = index + 1
+};
+
+std::string Session::Capabilities() const {
+  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
+                     std::to_string(o_.append_limit);
+  bool auth_ok = conn_.loopback() || o_.allow_plaintext_auth;
+  if (state_ == State::kNotAuthenticated) caps += auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED";
+  return caps;
+}
+
+void Session::Run() {
+  conn_.SetReadTimeout(o_.autologout_seconds);
+  if (!Send("* OK [CAPABILITY " + Capabilities() + "] " + o_.hostname + " mxstore IMAP ready\r\n")) return;
+  while (state_ != State::kLogout) {
+    auto c = parser_.Next([&]() -> mx::Status {
+      if (!Send("+ Ready for literal data\r\n"))
+        return Error(Code::kNetwork, "cannot write", conn_.peer(), "the client is gone");
+      return Ok();
+    });
+    if (!c.ok()) {
+      if (c.error().Message().find("autologout") != std::string::npos)
+        Send("* BYE Autologout; idle for too long\r\n");
+      return;
+    }
+    if (c->fatal) {
+      Send("* BYE " + c->bad + "\r\n");
+      return;
+    }
+    if (!c->bad.empty()) {
+      std::string code = c->bad_code.empty() ? "" : "[" + c->bad_code + "] ";
+      Send(c->tag + (c->bad_code.empty() ? " BAD " : " NO ") + code + c->bad + "\r\n");
+      continue;
+    }
+    std::string reply = Dispatch(*c);
+    if (!Send(c->tag + " " + reply + "\r\n")) return;
+  }
+}
+
+std::string Session::Dispatch(const ParsedCommand& c) {
+  const auto& a = c.args;
+  auto argc = [&](size_t n) { return a.size() == n; };
+  const std::string& n = c.name;
+  // Any state.
+  if (n == "CAPABILITY") {
+    if (!argc(0)) return "BAD CAPABILITY takes no arguments";
+    Send("* CAPABILITY " + Capabilities() + "\r\n");
+    return "OK CAPABILITY completed";
+  }
+  if (n == "NOOP" || n == "CHECK") {
+    if (n == "CHECK" && state_ != State::kSelected) return "BAD CHECK needs a selected folder";
+    if (state_ == State::kSelected) Refresh(true);
+    return "OK " + n + " completed";
+  }
+  if (n == "LOGOUT") {
+    Send("* BYE " + o_.hostname + " logging out\r\n");
+    state_ = State::kLogout;
+    return "OK LOGOUT completed";
+  }
+  if (n == "ID") {
+    Send("* ID (\"name\" \"mxstore\")\r\n");
+    return "OK ID completed";
+  }
+  if (state_ == State::kNotAuthenticated) {
+    if (n == "LOGIN") {
+      if (!argc(2) || a[0].is_list() || a[1].is_list()) return "BAD LOGIN takes a user name and a password";
+      return Login(a[0].str(), a[1].str());
+    }
+    if (n == "AUTHENTICATE") return Authenticate(c);
+    if (n == "STARTTLS") return "BAD STARTTLS is not offered on this listener yet";
+    return "BAD " + n + " needs a login first (or is not a command)";
+  }
+  if (n == "LOGIN" || n == "AUTHENTICATE") return "BAD already logged in";
+  // Authenticated or selected.
+  if (n == "NAMESPACE") {
+    Send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+    return "OK NAMESPACE completed";
+  }
+  if (n == "LIST" || n == "LSUB") return List(c, n == "LSUB");
+  if (n == "SELECT" || n == "EXAMINE") return Select(c, n == "EXAMINE");
+  if (n == "STATUS") return Status(c);
+  if (n == "CREATE") return Create(c);
+  if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") return "OK " + n + " completed (every folder is subscribed)";
+  if (n == "APPEND") return Append(c);
+  if (state_ != State::kSelected) return "BAD " + n + " needs a selected folder (or is not a command)";
+  // Selected.
+  if (n == "CLOSE" || n == "UNSELECT") {
+    if (n == "CLOSE" && !read_only_) {
+      std::vector<uint32_t> gone;
+      for (const auto& m : view_)
+        if (m.flags & store::kDeleted) gone.push_back(m.uid);
+      if (!gone.empty()) {
+        auto r = db_->Expunge(mailbox_, folder_, gone);
+        if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
+      }
+    }
+    state_ = State::kAuthenticated;
+    view_.clear();
+    folder_.clear();
+    return "OK " + n + " completed";
+  }
+  if (n == "EXPUNGE") {
+    if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
+    return Expunge(nullptr);
+  }
+  bool uid = n == "UID";
+  std::string sub = n;
+  size_t first = 0;
+  if (uid) {
+    if (a.empty()) return "BAD UID needs a command";
+    sub = imap::AsciiUpper(a[0].str());
+    first = 1;
+  }
+  if (sub == "FETCH") return Fetch(c, first, uid);
+  if (sub == "STORE") return StoreFlags(c, first, uid);
+  if (sub == "SEARCH") return Search(c, first, uid);
+  if (uid && sub == "EXPUNGE") {
+    if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
+    std::vector<std::pair<uint32_t, uint32_t>> set;
+    uint32_t star = view_.empty() ? 0 : view_.back().uid;
+    if (a.size() != 2 || !ParseSet(a[1].str(), star, &set)) return "BAD UID EXPUNGE takes a UID set";
+    return Expunge(&set);
+  }
+  return "BAD " + (uid ? "UID " + sub : sub) + " is not a command this server knows";
+}
+
+std::string Session::Login(const std::string& user, const std::string& password) {
+  if (!conn_.loopback() && !o_.allow_plaintext_auth)
+    return "NO [PRIVACYREQUIRED] plaintext login is refused on a connection without TLS from " + conn_.peer() +
+           "; use the implicit-TLS port or allow it with imap.allow_plaintext_auth";
+  std::string mailbox = store::Store::NormalizeAddress(user);
+  if (!store_->Authenticate(mailbox, password)) {
+    ++failed_logins_;
+    log::Warn("imap: failed login for '" + user.substr(0, 100) + "' from " + conn_.peer());
+    std::this_thread::sleep_for(std::chrono::milliseconds(o_.failed_login_delay_ms * std::min(failed_logins_, 5)));
+    return "NO [AUTHENTICATIONFAILED] wrong user name or password";
+  }
+  auto where = store_->Locate(mailbox);
+  if (!where.ok()) return "NO [UNAVAILABLE] " + where.error().Message();
+  db_ = store_->Get(*where);
+  if (!db_) return "NO [UNAVAILABLE] the database of this mailbox is not mounted";
+  mailbox_ = mailbox;
+  state_ = State::kAuthenticated;
+  log::Info("imap: " + mailbox + " logged in from " + conn_.peer());
+  return "OK [CAPABILITY " + Capabilities() + "] logged in";
+}
+
+std::string Session::Authenticate(const ParsedCommand& c) {
+  if (c.args.empty() || !c.args[0].Is("PLAIN")) return "NO [CANNOT] only AUTHENTICATE PLAIN is offered";
+  if (c.args.size() > 2) return "BAD AUTHENTICATE PLAIN takes at most an initial response";
+  std::string response;
+  if (c.args.size() == 2) {
+    response = c.args[1].str();
+  } else {
+    if (!Send("+ \r\n")) return "NO the client is gone";
+    auto line = parser_.ReadLine();
+    if (!line.ok()) return "BAD " + line.error().Message();
+    response = *line;
+  }
+  if (response == "*") return "BAD AUTHENTICATE cancelled";
+  auto raw = Base64Decode(response == "=" ? "" : response);
+  if (!raw) return "BAD the response is not base64";
+  std::string text(raw->begin(), raw->end());
+  size_t a = text.find('\0');
+  size_t b = a == std::string::npos ? std::string::npos : text.find('\0', a + 1);
+  if (b == std::string::npos) return "BAD a PLAIN response is authzid NUL authcid NUL password";
+  std::string authz = text.substr(0, a), user = text.substr(a + 1, b - a - 1), pw = text.substr(b + 1);
+  if (!authz.empty() && store::Store::NormalizeAddress(authz) != store::Store::NormalizeAddress(user))
+    return "NO [AUTHORIZATIONFAILED] acting as another user is not allowed";
+  return Login(user, pw);
+}
+
+bool Session::FolderName(const Value& v, std::string* out, std::string* why) {
+  if (v.is_list() || v.kind == Value::Kind::kNil) {
+    *why = "a folder name must be a string";
+    return false;
+  }
+  auto d = imap::DecodeMailboxName(v.str());
+  if (!d.ok()) {
+    *why = "the folder name is not valid modified UTF-7 (RFC 3501 §5.1.3)";
+    return false;
+  }
+  std::string name = *d;
+  while (!name.empty() && name.back() == '/') name.pop_back();
+  if (IEquals(name, "INBOX")) name = "INBOX";
+  if (name.empty() || name.find("//") != std::string::npos || name[0] == '/' ||
+      std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    *why = "'" + v.str() + "' is not a usable folder name";
+    return false;
+  }
+  *out = name;
+  return true;
+}
+
+std::string Session::List(const ParsedCommand& c, bool lsub) {
+  if (c.args.size() != 2) return "BAD " + std::string(lsub ? "LSUB" : "LIST") + " takes a reference and a pattern";
+  std::string ref = c.args[0].str(), pat = c.args[1].str();
+  const char* verb = lsub ? "LSUB" : "LIST";
+  if (pat.empty()) {
+    Send(std::string("* ") + verb + " (\\Noselect) \"/\" \"\"\r\n");
+    return std::string("OK ") + verb + " completed";
+  }
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  std::string full = ref + pat;
+  for (const auto& f : *folders) {
+    std::string wire = imap::EncodeMailboxName(f.name);
+    bool match = f.name == "INBOX" ? Wildcard(imap::AsciiUpper(full.substr(0, 5)) + full.substr(std::min<size_t>(5, full.size())), wire)
+                                   : Wildcard(full, wire);
+    if (!match) continue;
+    bool children = std::any_of(folders->begin(), folders->end(),
+                                [&](const store::FolderInfo& g) { return g.name.rfind(f.name + "/", 0) == 0; });
+    std::string attrs = children ? "\\HasChildren" : "\\HasNoChildren";
+    if (!f.special_use.empty()) attrs += " " + f.special_use;
+    Send(std::string("* ") + verb + " (" + attrs + ") \"/\" " + Quote(wire) + "\r\n");
+  }
+  return std::string("OK ") + verb + " completed";
+}
+
+std::string Session::Select(const ParsedCommand& c, bool read_only) {
+  if (state_ == State::kSelected) {
+    state_ = State::kAuthenticated;  // RFC 3501: a failed SELECT leaves none selected
+    view_.clear();
+    Send("* OK [CLOSED] previous folder closed\r\n");
+  }
+  if (c.args.size() != 1) return "BAD SELECT takes one folder name";
+  std::string name, why;
+  if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
+  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  auto msgs = db_->ListMessages(mailbox_, name);
+  if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
+  view_ = std::move(*msgs);
+  folder_ = name;
+  read_only_ = read_only;
+  uidvalidity_ = it->uidvalidity;
+  state_ = State::kSelected;
+  uint32_t unseen = 0;
+  for (size_t i = 0; i < view_.size(); ++i)
+    if (!(view_[i].flags & store::kSeen)) {
+      unseen = uint32_t(i + 1);
+      break;
+    }
+  std::string out = "* " + std::to_string(view_.size()) + " EXISTS\r\n* 0 RECENT\r\n";
+  out += "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n";
+  out += std::string("* OK [PERMANENTFLAGS (") + (read_only ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*") +
+         ")] flags\r\n";
+  if (unseen) out += "* OK [UNSEEN " + std::to_string(unseen) + "] first unseen\r\n";
+  out += "* OK [UIDVALIDITY " + std::to_string(it->uidvalidity) + "] UIDs valid\r\n";
+  out += "* OK [UIDNEXT " + std::to_string(it->uidnext) + "] predicted next UID\r\n";
+  Send(out);
+  return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + (read_only ? "EXAMINE" : "SELECT") +
+         " completed";
+}
+
+std::string Session::Status(const ParsedCommand& c) {
+  if (c.args.size() != 2 || !c.args[1].is_list()) return "BAD STATUS takes a folder name and a list of items";
+  std::string name, why;
+  if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
+  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  auto msgs = db_->ListMessages(mailbox_, name);
+  if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
+  std::string items;
+  for (const auto& v : c.args[1].items) {
+    std::string k = imap::AsciiUpper(v.str());
+    uint64_t val;
+    if (k == "MESSAGES") val = msgs->size();
+    else if (k == "RECENT") val = 0;
+    else if (k == "UIDNEXT") val = it->uidnext;
+    else if (k == "UIDVALIDITY") val = it->uidvalidity;
+    else if (k == "UNSEEN") val = std::count_if(msgs->begin(), msgs->end(), [](const MessageRecord& m) { return !(m.flags & store::kSeen); });
+    else return "BAD STATUS item " + v.str() + " is not one this server knows";
+    items += (items.empty() ? "" : " ") + k + " " + std::to_string(val);
+  }
+  Send("* STATUS " + Quote(imap::EncodeMailboxName(name)) + " (" + items + ")\r\n");
+  return "OK STATUS completed";
+}
+
+std::string Session::Create(const ParsedCommand& c) {
+  if (c.args.size() != 1) return "BAD CREATE takes one folder name";
+  std::string name, why;
+  if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
+  if (name == "INBOX") return "NO [ALREADYEXISTS] INBOX always exists";
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto exists = [&](const std::string& n) {
+    return std::any_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == n; });
+  };
+  if (exists(name)) return "NO [ALREADYEXISTS] the folder exists";
+  // Superior folders first (RFC 3501 §6.3.3).
+  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    std::string parent = name.substr(0, slash);
+    if (exists(parent)) continue;
+    auto r = db_->CreateFolder(mailbox_, parent, "");
+    if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
+  }
+  auto r = db_->CreateFolder(mailbox_, name, "");
+  if (!r.ok()) return "NO " + r.error().Message();
+  return "OK CREATE completed";
+}
+
+// Flags from a STORE or APPEND list; false with `why` for a system flag
+// that does not exist (or \Recent, which a client may not set).
+bool ParseFlags(const std::vector<Value>& items, uint32_t* flags, std::vector<std::string>* keywords, std::string* why) {
+  for (const auto& v : items) {
+    if (v.is_list() || v.kind == Value::Kind::kString) {
+      *why = "a flag must be an atom";
+      return false;
+    }
+    const std::string& f = v.str();
+    if (!f.empty() && f[0] == '\\') {
+      auto it = std::find_if(std::begin(kSystemFlags), std::end(kSystemFlags),
+                             [&](const SystemFlag& s) { return IEquals(s.name, f); });
+      if (it == std::end(kSystemFlags)) {
+        *why = f + " is not a system flag a client may set";
+        return false;
+      }
+      *flags |= it->bit;
+    } else if (!f.empty()) {
+      if (std::find(keywords->begin(), keywords->end(), f) == keywords->end()) keywords->push_back(f);
+    }
+  }
+  return true;
+}
+
+std::string Session::Append(const ParsedCommand& c) {
+  const auto& a = c.args;
+  if (a.size() < 2) return "BAD APPEND takes a folder name, optional flags and date, and the message";
+  std::string name, why;
+  if (!FolderName(a[0], &name, &why)) return "BAD " + why;
+  size_t i = 1;
+  uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  if (i < a.size() && a[i].is_list()) {
+    if (!ParseFlags(a[i].items, &flags, &keywords, &why)) return "BAD " + why;
+    ++i;
+  }
+  imap::DateTime when{std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count(), 0};
+  if (i + 1 < a.size() && a[i].kind == Value::Kind::kString) {
+    auto d = imap::ParseDateTime(a[i].str());
+    if (!d) return "BAD '" + a[i].str() + "' is not an IMAP date-time (\"17-Jul-1996 02:44:25 -0700\")";
+    when = *d;
+    ++i;
+  }
+  if (i + 1 != a.size() || a[i].kind != Value::Kind::kString) return "BAD APPEND's message must be a literal";
+  const std::string& msg = a[i].str();
+  if (msg.empty()) return "NO an empty message cannot be appended";
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
+  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + Quote(a[0].str());
+  auto uid = db_->Append(mailbox_, name, msg, flags, keywords, when.epoch, when.zone_minutes);
+  if (!uid.ok()) {
+    if (uid.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uid.error().Message();
+    return "NO [SERVERBUG] " + uid.error().Message();
+  }
+  if (state_ == State::kSelected && name == folder_) Refresh(false);
+  return "OK [APPENDUID " + std::to_string(it->uidvalidity) + " " + std::to_string(*uid) + "] APPEND completed";
+}
+
+bool Session::Resolve(const std::string& set, bool uid, std::vector<size_t>* out) {
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  uint32_t star = view_.empty() ? (uid ? 0 : 0) : (uid ? view_.back().uid : uint32_t(view_.size()));
+  if (!ParseSet(set, star == 0 ? 1 : star, &ranges)) return false;
+  for (size_t i = 0; i < view_.size(); ++i)
+    if (InSet(ranges, uid ? view_[i].uid : uint32_t(i + 1))) out->push_back(i);
+  if (!uid)  // message numbers past the end are an error (RFC 3501 §6.4.5)
+    for (auto& [lo, hi] : ranges)
+      if (hi > view_.size()) return false;
+  return true;
+}
+
+void Session::Refresh(bool expunges) {
+  auto msgs = db_->ListMessages(mailbox_, folder_);
+  if (!msgs.ok()) return;
+  std::string out;
+  std::vector<MessageRecord> next;
+  // Expunged: gone from the store. Told (highest number first, so numbers
+  // already told stay right) only where EXPUNGE is allowed; until then the
+  // session keeps them in its view.
+  size_t j = 0;
+  for (size_t i = 0; i < view_.size(); ++i) {
+    while (j < msgs->size() && (*msgs)[j].uid < view_[i].uid) ++j;
+    bool present = j < msgs->size() && (*msgs)[j].uid == view_[i].uid;
+    if (present) {
+      const MessageRecord& now = (*msgs)[j];
+      if (now.modseq != view_[i].modseq && (now.flags != view_[i].flags || now.keywords != view_[i].keywords))
+        out += "* " + std::to_string(next.size() + 1) + " FETCH (UID " + std::to_string(now.uid) + " FLAGS " +
+               FlagList(now) + ")\r\n";
+      next.push_back(now);
+    } else if (!expunges) {
+      next.push_back(view_[i]);
+    }
+  }
+  if (expunges) {
+    std::string gone;
+    size_t k = 0;
+    std::vector<size_t> numbers;
+    for (size_t i = 0; i < view_.size(); ++i) {
+      if (k < next.size() && next[k].uid == view_[i].uid) ++k;
+      else numbers.push_back(i + 1);
+    }
+    for (auto it = numbers.rbegin(); it != numbers.rend(); ++it) gone += "* " + std::to_string(*it) + " EXPUNGE\r\n";
+    out = gone + out;
+  }
+  uint32_t last = view_.empty() ? 0 : view_.back().uid;
+  size_t before = next.size();
+  for (const auto& m : *msgs)
+    if (m.uid > last) next.push_back(m);
+  if (next.size() != before || next.size() != view_.size()) out += "* " + std::to_string(next.size()) + " EXISTS\r\n";
+  view_ = std::move(next);
+  if (!out.empty()) Send(out);
+}
+
+std::string Session::Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* uids) {
+  std::vector<uint32_t> gone;
+  for (const auto& m : view_)
+    if ((m.flags & store::kDeleted) && (!uids || InSet(*uids, m.uid))) gone.push_back(m.uid);
+  if (!gone.empty()) {
+    auto r = db_->Expunge(mailbox_, folder_, gone);
+    if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
+  }
+  Refresh(true);
+  return std::string(uids ? "OK UID EXPUNGE" : "OK EXPUNGE") + " completed";
+}
+
+std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) {
+  const auto& a = c.args;
+  if (a.size() != first + 3) return "BAD STORE takes a set, FLAGS/+FLAGS/-FLAGS[.SILENT] and flags";
+  if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
+  std::vector<size_t> idx;
+  if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
+  std::string item = imap::AsciiUpper(a[first + 1].str());
+  bool silent = item.size() > 7 && item.substr(item.size() - 7) == ".SILENT";
+  if (silent) item.resize(item.size() - 7);
+  int mode = item == "FLAGS" ? 0 : item == "+FLAGS" ? 1 : item == "-FLAGS" ? -1 : 2;
+  if (mode == 2) return "BAD STORE item must be FLAGS, +FLAGS or -FLAGS (optionally .SILENT)";
+  std::vector<Value> list = a[first + 2].is_list() ? a[first + 2].items : std::vector<Value>{a[first + 2]};
+  uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  std::string why;
+  if (!ParseFlags(list, &flags, &keywords, &why)) return "BAD " + why;
+  std::string out;
+  for (size_t i : idx) {
+    MessageRecord& m = view_[i];
+    uint32_t nf = mode == 0 ? flags : mode > 0 ? (m.flags | flags) : (m.flags & ~flags);
+    std::vector<std::string> nk;
+    if (mode == 0) nk = keywords;
+    else if (mode > 0) {
+      nk = m.keywords;
+      for (auto& k : keywords)
+        if (std::find(nk.begin(), nk.end(), k) == nk.end()) nk.push_back(k);
+    } else {
+      for (auto& k : m.keywords)
+        if (std::find(keywords.begin(), keywords.end(), k) == keywords.end()) nk.push_back(k);
+    }
+    if (nf != m.flags || nk != m.keywords) {
+      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, nf, nk);
+      if (!ms.ok()) {
+        if (ms.error().code() == Code::kNotFound) continue;  // expunged by another session meanwhile
+        return "NO [SERVERBUG] " + ms.error().Message();
+      }
+      m.flags = nf;
+      m.keywords = nk;
+      m.modseq = *ms;
+    }
+    if (!silent)
+      out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + FlagList(m) + (uid ? " UID " + std::to_string(m.uid) : "") +
+             ")\r\n";
+  }
+  Send(out);
+  return std::string(uid ? "OK UID STORE" : "OK STORE") + " completed";
+}
+
+std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
+  const auto& a = c.args;
+  if (a.size() != first + 2) return "BAD FETCH takes a set and data items";
+  std::vector<size_t> idx;
+  if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
+  std::vector<std::string> items;
+  if (a[first + 1].is_list()) {
+    for (const auto& v : a[first + 1].items) items.push_back(v.str());
+  } else {
+    std::string m = imap::AsciiUpper(a[first + 1].str());
+    if (m == "ALL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE"};
+    else if (m == "FAST") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE"};
+    else items = {a[first + 1].str()};
+  }
+  if (uid && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "UID"); }))
+    items.insert(items.begin(), "UID");
+  struct Item {
+    std::string name;      // as echoed ("BODY[HEADER]<0>")
+    enum { kUid, kFlags, kDate, kSize, kBody } kind;
+    std::string section;   // "", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"
+    std::vector<std::string> fields;
+    bool peek = false, partial = false;
+    uint64_t offset = 0, length = 0;
+  };
+  std::vector<Item> plan;
+  for (const std::string& raw : items) {
+    std::string u = imap::AsciiUpper(raw);
+    if (u == "UID") plan.push_back({"UID", Item::kUid});
+    else if (u == "FLAGS") plan.push_back({"FLAGS", Item::kFlags});
+    else if (u == "INTERNALDATE") plan.push_back({"INTERNALDATE", Item::kDate});
+    else if (u == "RFC822.SIZE") plan.push_back({"RFC822.SIZE", Item::kSize});
+    else if (u == "RFC822") plan.push_back({"RFC822", Item::kBody, ""});
+    else if (u == "RFC822.HEADER") plan.push_back({"RFC822.HEADER", Item::kBody, "HEADER", {}, true});
+    else if (u == "RFC822.TEXT") plan.push_back({"RFC822.TEXT", Item::kBody, "TEXT"});
+    else if (u.rfind("BODY[", 0) == 0 || u.rfind("BODY.PEEK[", 0) == 0) {
+      Item it{"", Item::kBody};
+      it.peek = u.rfind("BODY.PEEK[", 0) == 0;
+      size_t open = u.find('['), close = u.rfind(']');
+      if (close == std::string::npos) return "BAD '" + raw + "' has no closing ']'";
+      std::string sec = raw.substr(open + 1, close - open - 1);
+      std::string usec = imap::AsciiUpper(sec);
+      if (usec.empty() || usec == "HEADER" || usec == "TEXT") {
+        it.section = usec;
+      } else if (usec.rfind("HEADER.FIELDS", 0) == 0) {
+        bool neg = usec.rfind("HEADER.FIELDS.NOT", 0) == 0;
+        it.section = neg ? "HEADER.FIELDS.NOT" : "HEADER.FIELDS";
+        size_t lp = sec.find('('), rp = sec.rfind(')');
+        if (lp == std::string::npos || rp == std::string::npos || rp < lp) return "BAD '" + raw + "' needs a field list";
+        std::string list = sec.substr(lp + 1, rp - lp - 1);
+        for (size_t p = 0; p < list.size();) {
+          size_t q = list.find(' ', p);
+          std::string f = list.substr(p, q == std::string::npos ? std::string::npos : q - p);
+          if (!f.empty()) {
+            if (f.front() == '"' && f.size() >= 2 && f.back() == '"') f = f.substr(1, f.size() - 2);
+            it.fields.push_back(f);
+          }
+          if (q == std::string::npos) break;
+          p = q + 1;
+        }
+        sec = it.section + " (" + [&] {
+          std::string j;
+          for (auto& f : it.fields) j += (j.empty() ? "" : " ") + imap::AsciiUpper(f);
+          return j;
+        }() + ")";
+      } else {
+        return "NO [CANNOT] section '" + sec + "' (MIME parts) is not served yet";
+      }
+      std::string tail = raw.substr(close + 1);
+      if (!tail.empty()) {
+        unsigned long long o = 0, l = 0;
+        if (std::sscanf(tail.c_str(), "<%llu.%llu>", &o, &l) != 2 || l == 0) return "BAD '" + raw + "' has a malformed <offset.length>";
+        it.partial = true;
+        it.offset = o;
+        it.length = l;
+      }
+      it.name = "BODY[" + (it.section.rfind("HEADER.FIELDS", 0) == 0 ? sec : it.section) + "]" +
+                (it.partial ? "<" + std::to_string(it.offset) + ">" : "");
+      plan.push_back(std::move(it));
+    } else {
+      return "BAD FETCH item '" + raw + "' is not one this server knows";
+    }
+  }
+  for (size_t i : idx) {
+    MessageRecord& m = view_[i];
+    std::string out = "* " + std::to_string(i + 1) + " FETCH (";
+    bool set_seen = false;
+    std::string body;
+    bool have_body = false;
+    bool sep = false;
+    for (const Item& it : plan) {
+      if (sep) out += " ";
+      sep = true;
+      switch (it.kind) {
+        case Item::kUid: out += "UID " + std::to_string(m.uid); break;
+        case Item::kFlags: out += "FLAGS " + FlagList(m); break;
+        case Item::kDate: out += "INTERNALDATE \"" + imap::FormatDateTime({m.internal_date, m.internal_zone}) + "\""; break;
+        case Item::kSize: out += "RFC822.SIZE " + std::to_string(m.size); break;
+        case Item::kBody: {
+          if (!have_body) {
+            auto b = db_->ReadBody(m.body);
+            if (!b.ok()) return "NO [SERVERBUG] " + b.error().Message();
+            body = std::move(*b);
+            have_body = true;
+          }
+          std::string_view whole(body);
+          size_t he = HeaderEnd(whole);
+          std::string part;
+          if (it.section.empty()) part = std::string(whole);
+          else if (it.section == "HEADER") part = std::string(whole.substr(0, he));
+          else if (it.section == "TEXT") part = std::string(whole.substr(he));
+          else part = HeaderFields(whole.substr(0, he), it.fields, it.section == "HEADER.FIELDS.NOT");
+          if (it.partial) part = it.offset >= part.size() ? "" : part.substr(it.offset, it.length);
+          out += it.name + " {" + std::to_string(part.size()) + "}\r\n" + part;
+          if (!it.peek && !read_only_ && !(m.flags & store::kSeen)) set_seen = true;
+          break;
+        }
+      }
+    }
+    if (set_seen) {
+      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, m.flags | store::kSeen, m.keywords);
+      if (ms.ok()) {
+        m.flags |= store::kSeen;
+        m.modseq = *ms;
+        if (std::none_of(plan.begin(), plan.end(), [](const Item& x) { return x.kind == Item::kFlags; }))
+          out += " FLAGS " + FlagList(m);
+      }
+    }
+    out += ")\r\n";
+    if (!Send(out)) return "NO the client is gone";
+  }
+  if (uid) Refresh(false);
+  return std::string(uid ? "OK UID FETCH" : "OK FETCH") + " completed";
+}
+
+std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
+  // This increment: ALL, a sequence set, UID set, and the flag keys.
+  std::vector<size_t> hits;
+  for (size_t i = 0; i < view_.size(); ++i) hits.push_back(i);
+  for (size_t k = first; k < c.args.size(); ++k) {
+    std::string key = imap::AsciiUpper(c.args[k].str());
+    std::vector<size_t> keep;
+    auto filter = [&](auto pred) {
+      for (size_t i : hits)
+        if (pred(view_[i], i)) keep.push_back(i);
+    };
+    auto flag = [&](uint32_t bit, bool set) { filter([&](const MessageRecord& m, size_t) { return ((m.flags & bit) != 0) == set; }); };
+    if (key == "ALL") keep = hits;
+    else if (key == "SEEN") flag(store::kSeen, true);
+    else if (key == "UNSEEN") flag(store::kSeen, false);
+    else if (key == "DELETED") flag(store::kDeleted, true);
+    else if (key == "UNDELETED") flag(store::kDeleted, false);
+    else if (key == "FLAGGED") flag(store::kFlagged, true);
+    else if (key == "UNFLAGGED") flag(store::kFlagged, false);
+    else if (key == "ANSWERED") flag(store::kAnswered, true);
+    else if (key == "UNANSWERED") flag(store::kAnswered, false);
+    else if (key == "DRAFT") flag(store::kDraft, true);
+    else if (key == "UNDRAFT") flag(store::kDraft, false);
+    else if (key == "UID" && k + 1 < c.args.size()) {
+      std::vector<size_t> in;
+      if (!Resolve(c.args[++k].str(), true, &in)) return "BAD not a valid UID set";
+      filter([&](const MessageRecord&, size_t i) { return std::find(in.begin(), in.end(), i) != in.end(); });
+    } else {
+      std::vector<size_t> in;
+      if (!c.args[k].is_list() && Resolve(c.args[k].str(), false, &in)) {
+        filter([&](const MessageRecord&, size_t i) { return std::find(in.begin(), in.end(), i) != in.end(); });
+      } else {
+        return "NO [CANNOT] search key '" + c.args[k].str() + "' is not served yet";
+      }
+    }
+    hits = std::move(keep);
+  }
+  std::string out = "* SEARCH";
+  for (size_t i : hits) out += " " + std::to_string(uid ? view_[i].uid : uint32_t(i + 1));
+  Send(out + "\r\n");
+  return std::string(uid ? "OK UID SEARCH" : "OK SEARCH") + " completed";
+}
+
+}  // namespace
+
+void ImapService::Serve(net::Conn& conn) {
+  Session s(store_, options_, conn);
+  s.Run();
+}
+
+}  // namespace mx::imapd

@@ -1,0 +1,43 @@
+// The IMAP front end (RFC 3501, issue 7): one Session per connection against
+// a Store, commands read by the shared codec (imap/command_parser.h).
+//
+// What it serves today is listed in docs/store.md ("IMAP") and advertised in
+// CAPABILITY; nothing else is advertised. Every change a client is told OK
+// about is durable in the transaction log first (Database commits sync).
+//
+// Isolation: a session works only on the mailbox of the user who logged in;
+// folder names are looked up inside that mailbox, never as paths, so no name
+// ("..", "%", another user's address, UTF-7 tricks) reaches another mailbox.
+//
+// Thread-safe: one instance serves every connection of its listeners.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "net/server.h"
+#include "store/db/store.h"
+
+namespace mx::imapd {
+
+struct Options {
+  std::string hostname = "mxstore";
+  int autologout_seconds = 1800;           // RFC 3501: at least 30 minutes
+  uint64_t append_limit = 64 << 20;        // APPENDLIMIT, the largest literal accepted
+  size_t max_line = 64 << 10;              // a command outside literals
+  int failed_login_delay_ms = 1000;        // each failed LOGIN/AUTHENTICATE waits this long
+  bool allow_plaintext_auth = false;       // LOGIN without TLS from a non-loopback peer
+};
+
+class ImapService {
+ public:
+  ImapService(store::Store* store, Options options) : store_(store), options_(std::move(options)) {}
+  /// Serves one connection until LOGOUT, error, autologout or shutdown.
+  void Serve(net::Conn& conn);
+
+ private:
+  store::Store* store_;
+  Options options_;
+};
+
+}  // namespace mx::imapd

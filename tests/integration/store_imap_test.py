@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""mxstore's IMAP front end (issue 7, first increment), against a live
+mxstore with python's imaplib and a raw socket for what imaplib will not send:
+
+- LOGIN: a wrong password is NO [AUTHENTICATIONFAILED] and delayed;
+  AUTHENTICATE PLAIN with SASL-IR logs in;
+- LIST with the special-use folders, CREATE of nested and non-ASCII
+  (modified UTF-7) names, STATUS;
+- APPEND with flags, keywords and a date in another zone: APPENDUID, the
+  bytes (8-bit included) back byte-exact, INTERNALDATE with its zone,
+  header fields and partial fetches, \\Seen set by BODY[] and not by PEEK;
+- STORE +/-FLAGS(.SILENT), EXPUNGE and UID EXPUNGE;
+- a second session sees new mail (EXISTS) on NOOP, and an expunge by the
+  first only where RFC 3501 allows (not during FETCH);
+- isolation: bob cannot select, status, append to or list alice's folders by
+  any name;
+- bad input: unknown commands, wrong state, nesting, invalid modified UTF-7,
+  an oversized literal refused before it is sent — BAD/NO with a reason and
+  the session goes on;
+- kill -9 after APPEND's OK: the message is there after a restart.
+
+usage: store_imap_test.py MXSTORE"""
+
+import base64
+import imaplib
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from mxstore import Checks, Store  # noqa: E402
+
+MXSTORE = sys.argv[1]
+if os.path.isdir(MXSTORE):
+    MXSTORE = os.path.join(MXSTORE, "mxstore")
+check = Checks()
+root = tempfile.mkdtemp(prefix="mx-imap-")
+store = Store(MXSTORE, os.path.join(root, "store"))
+store.start()
+
+
+def pwfile(name, pw):
+    p = os.path.join(root, name)
+    with open(p, "w") as f:
+        f.write(pw + "\n")
+    os.chmod(p, 0o600)
+    return p
+
+
+for user, pw in (("alice@example.test", "alice-pw"), ("bob@example.test", "bob-pw")):
+    store.cli("mailbox", "create", user)
+    store.cli("user", "add", user, "--password-file", pwfile(user, pw))
+
+
+def attempt(fn, *args):
+    """(typ, data) of an imaplib call; a BAD (raised by imaplib) is ("BAD", reason)."""
+    try:
+        return fn(*args)
+    except imaplib.IMAP4.error as e:
+        return "BAD", [str(e).encode()]
+
+
+def connect(user=None, pw=None):
+    m = imaplib.IMAP4(*store.imap_addr)
+    if user:
+        m.login(user, pw)
+    return m
+
+
+class Raw:
+    """A line-level client for what imaplib does not send."""
+
+    def __init__(self):
+        self.s = socket.create_connection(store.imap_addr, timeout=10)
+        self.f = self.s.makefile("rb")
+        self.greeting = self.f.readline()
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def until_tagged(self, tag):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                return lines, b""
+            lines.append(line)
+            if line.startswith(tag.encode() + b" "):
+                return lines, line
+
+    def close(self):
+        self.s.close()
+
+
+MSG1 = (b"From: Carol <carol@example.org>\r\nTo: alice@example.test\r\nSubject: caf\xc3\xa9 menu\r\n"
+        b"Date: Wed, 17 Jul 1996 02:44:25 -0700\r\nMessage-ID: <m1@example.org>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        b"Cr\xc3\xa8me br\xc3\xbbl\xc3\xa9e\r\n" + b"x" * 5000 + b"\r\n")
+
+try:
+    # ---- authentication ----
+    m = connect()
+    caps = m.capabilities
+    check("greeting advertises IMAP4rev1, LITERAL+, UIDPLUS, AUTH=PLAIN on loopback",
+          {"IMAP4REV1", "LITERAL+", "UIDPLUS", "AUTH=PLAIN"} <= set(caps), caps)
+    t0 = time.time()
+    try:
+        m.login("alice@example.test", "wrong")
+        failed = None
+    except imaplib.IMAP4.error as e:
+        failed = str(e)
+    delay = time.time() - t0
+    check("a wrong password is NO [AUTHENTICATIONFAILED], delayed (%.2f s)" % delay,
+          failed is not None and "AUTHENTICATIONFAILED" in failed and delay >= 0.9, failed)
+    typ, _ = m.login("alice@example.test", "alice-pw")
+    check("LOGIN with the right password", typ == "OK")
+    r = Raw()
+    plain = base64.b64encode(b"\0bob@example.test\0bob-pw").decode()
+    r.send(("p1 AUTHENTICATE PLAIN %s\r\n" % plain).encode())
+    _, tagged = r.until_tagged("p1")
+    check("AUTHENTICATE PLAIN with an initial response (SASL-IR)", tagged.startswith(b"p1 OK"), tagged)
+    r.close()
+
+    # ---- folders ----
+    typ, data = m.list()
+    names = {re.search(rb'"/" "?([^"]*)"?$', d).group(1).decode(): d for d in data}
+    check("LIST shows INBOX and the special-use folders",
+          {"INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"} <= set(names)
+          and b"\\Sent" in names["Sent"] and b"\\Trash" in names["Trash"], data)
+    typ, _ = m.create("Entw&APw-rfe/2026/Q4")
+    check("CREATE a nested, non-ASCII folder (modified UTF-7)", typ == "OK")
+    typ, data = m.list('""', "Entw&APw-rfe/*")
+    check("LIST pattern finds its children, the parent was created and has \\HasChildren",
+          typ == "OK" and len(data) == 2 and any(b"\\HasChildren" in d and d.endswith(b'"Entw&APw-rfe/2026"') for d in data),
+          data)
+    typ, data = m.list('""', "%")
+    check("'%' does not descend", all(b"/" not in d.split(b'"/"')[1] for d in data), data)
+    typ, data = attempt(m.create, "INBOX")
+    check("CREATE INBOX is refused", typ == "NO")
+
+    # ---- APPEND and FETCH ----
+    typ, data = m.append("INBOX", r"(\Flagged $Work)", '"17-Jul-1996 02:44:25 -0700"', MSG1)
+    au = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
+    check("APPEND answers APPENDUID", typ == "OK" and au is not None, data)
+    uid1 = int(au.group(2)) if au else 0
+    typ, data = m.select("INBOX")
+    check("SELECT INBOX: 1 message", typ == "OK" and data[0] == b"1", data)
+    typ, data = m.uid("FETCH", str(uid1), "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
+    meta, body = data[0][0], data[0][1]
+    check("the appended bytes come back byte-exact (8-bit body)", body == MSG1, (len(body), len(MSG1)))
+    check("INTERNALDATE keeps the zone given at APPEND", b'INTERNALDATE "17-Jul-1996 02:44:25 -0700"' in meta, meta)
+    check("flags and keyword kept, RFC822.SIZE right, PEEK did not set \\Seen",
+          b"\\Flagged" in meta and b"$Work" in meta and b"\\Seen" not in meta and
+          (b"RFC822.SIZE %d" % len(MSG1)) in meta, meta)
+    typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (Subject From)] BODY.PEEK[TEXT]<0.10>)")
+    fields = data[0][1]
+    check("HEADER.FIELDS returns just those fields and the blank line",
+          fields == b"From: Carol <carol@example.org>\r\nSubject: caf\xc3\xa9 menu\r\n\r\n", fields)
+    check("a partial TEXT fetch returns its 10 bytes", data[1][1] == b"Cr\xc3\xa8me br\xc3", data[1])
+    typ, data = m.fetch("1", "(BODY[HEADER])")
+    check("BODY[HEADER] ends at the blank line", data[0][1].endswith(b"\r\n\r\n") and b"Cr\xc3\xa8me" not in data[0][1])
+    typ, data = m.fetch("1", "(FLAGS)")
+    check("BODY[] (not PEEK) set \\Seen", b"\\Seen" in data[0], data)
+
+    # ---- STORE, EXPUNGE, a second session ----
+    other = connect("alice@example.test", "alice-pw")
+    other.select("INBOX")
+    for i in range(3):
+        m.append("INBOX", None, None, b"Subject: n%d\r\n\r\nbody %d\r\n" % (i, i))
+    typ, data = other.noop()
+    check("a second session hears EXISTS on NOOP", typ == "OK" and b"4" in (other.untagged_responses.get("EXISTS") or [b""])[-1:],
+          other.untagged_responses)
+    typ, data = m.store("2", "+FLAGS.SILENT", r"(\Deleted)")
+    check("STORE +FLAGS.SILENT answers no FETCH", typ == "OK" and data == [None], data)
+    typ, data = m.store("3", "+FLAGS", r"(\Deleted)")
+    check("STORE +FLAGS answers the new flags", typ == "OK" and b"\\Deleted" in data[0], data)
+    typ, data = m.store("3", "-FLAGS", r"(\Deleted)")
+    check("STORE -FLAGS removes it", b"\\Deleted" not in data[0], data)
+    other.untagged_responses.clear()
+    typ, data = m.expunge()
+    check("EXPUNGE reports message 2", typ == "OK" and data == [b"2"], data)
+    # The other session: no EXPUNGE during FETCH, then on NOOP.
+    typ, data = other.fetch("1:4", "(UID)")
+    during = list(other.untagged_responses.get("EXPUNGE", []))
+    check("no EXPUNGE is sent to the other session during FETCH (numbers stay)", typ == "OK" and not during and len(data) == 4,
+          (data, during))
+    typ, _ = other.noop()
+    check("the other session hears EXPUNGE 2 on NOOP", other.untagged_responses.get("EXPUNGE") == [b"2"],
+          other.untagged_responses)
+    typ, data = m.uid("STORE", "1:*", "+FLAGS", r"(\Deleted)")
+    m.untagged_responses.clear()
+    typ, data = m.uid("EXPUNGE", str(uid1))
+    check("UID EXPUNGE removes only the UIDs named", typ == "OK" and m.untagged_responses.get("EXPUNGE") == [b"1"],
+          m.untagged_responses)
+    typ, data = m.search(None, "ALL")
+    check("SEARCH ALL after it: 2 left", data == [b"1 2"], data)
+    typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
+    check("STATUS", typ == "OK" and b"MESSAGES 2" in data[0], data)
+    other.logout()
+
+    # ---- isolation ----
+    bob = connect("bob@example.test", "bob-pw")
+    for name in ("alice@example.test/INBOX", "../alice@example.test/INBOX", "alice@example.test", "~alice/INBOX",
+                 "/INBOX/../../alice", "Entw&APw-rfe"):
+        typ, data = attempt(bob.select, '"%s"' % name)
+        check("bob cannot SELECT %r" % name, typ != "OK", data)
+    typ, data = bob.list('""', "*")
+    check("bob's LIST '*' shows only his own folders (no Entw\u00fcrfe)", all(b"Entw" not in d for d in data), data)
+    typ, data = attempt(bob.status, '"../alice@example.test/INBOX"', "(MESSAGES)")
+    check("STATUS on alice's folder by a path is refused", typ != "OK", data)
+    typ, data = attempt(bob.append, "Entw&APw-rfe/2026", None, None, b"Subject: x\r\n\r\nx\r\n")
+    check("APPEND into a folder only alice has: NO [TRYCREATE] (bob's mailbox)", typ == "NO" and b"TRYCREATE" in data[0], data)
+    bob.logout()
+
+    # ---- bad input ----
+    r = Raw()
+    r.send(b"x1 LOGIN alice@example.test alice-pw\r\n")
+    r.until_tagged("x1")
+    cases = [
+        (b"x2 FROBNICATE\r\n", "x2", b"BAD"),
+        (b"x3 FETCH 1 (FLAGS)\r\n", "x3", b"BAD"),                     # no folder selected
+        (b"x4 SEARCH " + b"(" * 100 + b"ALL" + b")" * 100 + b"\r\n", "x4", b"BAD"),
+        (b"x5 CREATE \"&Jjo\"\r\n", "x5", b"BAD"),                     # invalid modified UTF-7
+        (b"x6 SELECT \"INBOX\r\n", "x6", b"BAD"),                       # unterminated quoted string
+        (b"x7 APPEND INBOX {999999999999}\r\n", "x7", b"NO [TOOBIG]"),   # refused before it is sent
+        (b"x8 NOOP\r\n", "x8", b"OK"),
+    ]
+    for data, tag, want in cases:
+        r.send(data)
+        lines, tagged = r.until_tagged(tag)
+        check("%s: %s" % (data[:40].decode("latin-1").strip(), want.decode()),
+              tagged.startswith(tag.encode() + b" " + want) and not any(l.startswith(b"+") for l in lines), lines)
+    r.close()
+
+    # ---- kill -9 after OK ----
+    m2 = connect("alice@example.test", "alice-pw")
+    typ, data = m2.append("Archive", r"(\Answered)", None, b"Subject: durable\r\n\r\nkept\r\n")
+    durable_uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+    store.kill9()
+    store.start()
+    m3 = connect("alice@example.test", "alice-pw")
+    m3.select("Archive")
+    typ, data = m3.uid("FETCH", str(durable_uid), "(FLAGS BODY.PEEK[])")
+    check("after kill -9, the APPEND that got OK is there with its flag",
+          typ == "OK" and data[0] is not None and data[0][1] == b"Subject: durable\r\n\r\nkept\r\n" and b"\\Answered" in data[0][0],
+          data)
+    m3.logout()
+finally:
+    store.stop()
+
+print("%d failed" % len(check.failures))
+if not check.failures:
+    shutil.rmtree(root, ignore_errors=True)
+sys.exit(1 if check.failures else 0)
