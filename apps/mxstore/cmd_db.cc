@@ -232,6 +232,10 @@ void RegisterDb(CLI::App& app, Globals& g) {
   static std::string adir, as;
   attach->add_option("DIR", adir, "a recovered database directory on the store's file system")->required();
   attach->add_option("--as", as, "its name in the store")->required();
+  // Every attached database is a recovery database (it receives no mail, no
+  // user logs into it); the flag says so for readers of scripts and runbooks.
+  static bool recovery = false;
+  attach->add_flag("--recovery", recovery, "mount it as a recovery database (always the case; the flag documents it)");
   attach->callback([&g] {
     RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
       std::string dir = std::filesystem::absolute(adir).lexically_normal().string();
@@ -242,7 +246,9 @@ void RegisterDb(CLI::App& app, Globals& g) {
         if (!s.ok()) return s.error();
         return json();
       }));
-      std::cout << "attached " << dir << " as database " << as << " (mounted; its mailboxes are not routed for delivery)\n";
+      std::cout << "attached " << dir << " as recovery database " << as
+                << " (mounted; it receives no mail and no user sees it; copy messages back with"
+                << " `mxstore mailbox restore MAILBOX --from-database " << as << "`)\n";
       return Ok();
     });
   });

@@ -1,6 +1,9 @@
-// mxstore mailbox create|list|delete|move-to-database|export
+// mxstore mailbox create|list|delete|move-to-database|export|restore
+#include <ctime>
+#include <iomanip>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "app.h"
 #include "commands.h"
@@ -8,10 +11,37 @@
 namespace mx::storecli {
 namespace {
 using nlohmann::json;
+
+// "2026-11-24" as the Unix time of its midnight, UTC.
+Result<int64_t> ParseDay(const std::string& text, const char* option) {
+  std::tm tm{};
+  std::istringstream in(text);
+  in >> std::get_time(&tm, "%Y-%m-%d");
+  if (in.fail() || !in.eof())
+    return Error(Code::kUsage, std::string("invalid ") + option, text, "not a date", "write it as YYYY-MM-DD (UTC)");
+  return int64_t(timegm(&tm));
+}
+
+Result<std::vector<uint32_t>> ParseUids(const std::string& text) {
+  std::vector<uint32_t> out;
+  std::istringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    try {
+      size_t used = 0;
+      unsigned long v = std::stoul(part, &used);
+      if (used != part.size() || v == 0 || v > 0xFFFFFFFFul) throw std::invalid_argument(part);
+      out.push_back(uint32_t(v));
+    } catch (const std::exception&) {
+      return Error(Code::kUsage, "invalid --uid", text, "'" + part + "' is not a UID", "list UIDs as N,N,N");
+    }
+  }
+  return out;
+}
 }  // namespace
 
 void RegisterMailbox(CLI::App& app, Globals& g) {
-  auto* mb = app.add_subcommand("mailbox", "mailboxes: create, list, delete, move-to-database, export");
+  auto* mb = app.add_subcommand("mailbox", "mailboxes: create, list, delete, move-to-database, export, restore");
   mb->require_subcommand(1);
   static std::string name, database = "db01", target;
 
@@ -84,6 +114,65 @@ void RegisterMailbox(CLI::App& app, Globals& g) {
       }
       if (g.json) std::cout << json({{"mailbox", name}, {"target", abs}, {"messages", r["messages"]}}).dump() << "\n";
       else std::cout << "exported " << r["messages"] << " messages of " << name << " to " << abs << "\n";
+      return Ok();
+    });
+  });
+
+  auto* rs = mb->add_subcommand("restore", "copy messages of a mailbox from a recovery database back into a live mailbox");
+  static std::string r_db, r_folder, r_uids, r_since, r_before, r_from, r_subject, r_to, r_into;
+  static bool r_dry = false;
+  rs->add_option("MAILBOX", name, "the mailbox in the recovery database")->required();
+  rs->add_option("--from-database", r_db, "the recovery database (`mxstore db attach DIR --as NAME --recovery`)")->required();
+  rs->add_option("--folder", r_folder, "only this folder and its subfolders");
+  rs->add_option("--uid", r_uids, "only these UIDs of the recovery database's copy (N,N,...)");
+  rs->add_option("--since", r_since, "only messages with an internal date on or after this day (YYYY-MM-DD, UTC)");
+  rs->add_option("--before", r_before, "only messages with an internal date before this day (YYYY-MM-DD, UTC)");
+  rs->add_option("--from", r_from, "only messages whose From header contains this text (any case)");
+  rs->add_option("--subject", r_subject, "only messages whose Subject header contains this text (any case)");
+  rs->add_option("--to", r_to, "copy into this live mailbox instead of the same one");
+  rs->add_option("--into", r_into, "copy under this folder (keeping the folder tree) instead of the same folders");
+  rs->add_flag("--dry-run", r_dry, "only show what would be copied");
+  rs->callback([&g] {
+    RunWithConfig(g, [&](const StoreConfig& cfg) -> Status {
+      store::ItemRestoreOptions o;
+      o.mailbox = name;
+      o.from_database = r_db;
+      o.to_mailbox = r_to;
+      o.into_folder = r_into;
+      o.filter.folder = r_folder;
+      if (!r_uids.empty()) o.filter.uids = MX_TRY(ParseUids(r_uids));
+      if (!r_since.empty()) o.filter.since = MX_TRY(ParseDay(r_since, "--since"));
+      if (!r_before.empty()) o.filter.before = MX_TRY(ParseDay(r_before, "--before"));
+      o.filter.from = r_from;
+      o.filter.subject = r_subject;
+      o.dry_run = r_dry;
+      json req = store::ToJson(o);
+      req["cmd"] = "mailbox.restore";
+      auto call = AdminCall(cfg, req);
+      json r;
+      if (call.ok()) {
+        r = *call;
+      } else if (call.error().code() == Code::kDaemonUnreachable) {
+        auto store = MX_TRY(store::Store::Open(cfg.ToStoreOptions()));
+        auto rep = store->RestoreItems(o);
+        store->Shutdown();
+        if (!rep.ok()) return std::move(rep).error();
+        r = store::ToJson(*rep);
+      } else {
+        return std::move(call).error();
+      }
+      if (g.json) {
+        std::cout << r.dump() << "\n";
+        return Ok();
+      }
+      for (const auto& i : r["items"])
+        std::cout << (i["already_there"].get<bool>() ? "already there  " : r_dry ? "would restore  " : "restored       ")
+                  << i["source_folder"].get<std::string>() << "/" << i["source_uid"] << " -> "
+                  << i["folder"].get<std::string>() << (i["uid"].get<uint32_t>() ? "/" + std::to_string(i["uid"].get<uint32_t>()) : "")
+                  << "  " << i["size"] << " bytes  " << i["subject"].get<std::string>() << "\n";
+      for (const auto& f : r["folders_created"]) std::cout << "created folder " << f.get<std::string>() << "\n";
+      std::cout << (r_dry ? "would restore " : "restored ") << r["restored"] << " messages (" << r["bytes"]
+                << " bytes) into " << (r_to.empty() ? name : r_to) << "; " << r["skipped"] << " already there\n";
       return Ok();
     });
   });

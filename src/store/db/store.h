@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "store/db/database.h"
+#include "store/db/item_restore.h"
 
 namespace mx::store {
 
@@ -96,6 +97,15 @@ class Store {
   /// `from_database` (e.g. a recovery database) overrides the catalog.
   Result<uint64_t> ExportMailbox(const std::string& mailbox, const std::string& target,
                                  const std::string& from_database = "");
+
+  /// Copies the messages of `options.mailbox` in the recovery database
+  /// `options.from_database` that pass the filter into a live mailbox: bytes,
+  /// flags, keywords and internal date (with its zone) kept, folders created
+  /// as needed, each message one durable APPEND. A message whose bytes and
+  /// internal date are already in the target folder is skipped, so running
+  /// it again copies nothing twice. DATABASE_NOT_FOUND / _NOT_MOUNTED,
+  /// MAILBOX_NOT_FOUND, FOLDER_NOT_FOUND (a --folder the source lacks).
+  Result<ItemRestoreReport> RestoreItems(const ItemRestoreOptions& options);
 
   Status AddUser(const std::string& user, const std::string& password);
   Status SetPassword(const std::string& user, const std::string& password);

@@ -77,6 +77,12 @@ json AdminService::Execute(const json& req) {
       auto n = store_->ExportMailbox(str("name"), str("target"), req.value("database", ""));
       return n.ok() ? Ok({{"messages", *n}}) : Fail(n.error());
     }
+    if (cmd == "mailbox.restore") {
+      auto o = store::ItemRestoreOptionsFromJson(req);
+      if (!o.ok()) return Fail(o.error());
+      auto r = store_->RestoreItems(*o);
+      return r.ok() ? Ok(store::ToJson(*r)) : Fail(r.error());
+    }
     if (cmd == "user.add") return Done(store_->AddUser(str("name"), str("password")));
     if (cmd == "user.passwd") return Done(store_->SetPassword(str("name"), str("password")));
     if (cmd == "user.remove") return Done(store_->RemoveUser(str("name")));
