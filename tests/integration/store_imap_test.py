@@ -202,6 +202,51 @@ try:
     check("STATUS", typ == "OK" and b"MESSAGES 2" in data[0], data)
     other.logout()
 
+    # ---- COPY, MOVE, RENAME, DELETE ----
+    m.select("INBOX")
+    typ, data = m.search(None, "ALL")
+    n_inbox = len(data[0].split())
+    typ, data = m.copy("1:2", "Archive")
+    cu = re.search(rb"COPYUID (\d+) ([\d:,]+) ([\d:,]+)", data[0])
+    check("COPY answers COPYUID", typ == "OK" and cu is not None, data)
+    typ, data = m.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+    src_bodies = [d[1] for d in data if isinstance(d, tuple)]
+    a2 = connect("alice@example.test", "alice-pw")
+    a2.select("Archive")
+    typ, data = a2.fetch("1:*", "(FLAGS BODY.PEEK[])")
+    copied = [d for d in data if isinstance(d, tuple)]
+    check("the copies are byte-exact in Archive", [d[1] for d in copied] == src_bodies[:2], len(copied))
+    m.untagged_responses.clear()
+    typ, data = m._simple_command("MOVE", "1", "Trash")
+    moved_code = m.untagged_responses.get("OK", [])
+    check("MOVE: untagged COPYUID, then EXPUNGE 1 (RFC 6851)",
+          typ == "OK" and any(b"COPYUID" in x for x in moved_code) and m.untagged_responses.get("EXPUNGE") == [b"1"],
+          m.untagged_responses)
+    typ, data = m.select("INBOX")
+    check("INBOX has one message fewer", int(data[0]) == n_inbox - 1, data)
+    typ, data = m.select("Trash")
+    check("Trash holds the moved message", data == [b"1"], data)
+    typ, data = m.copy("1", "NoSuchFolder")
+    check("COPY to a missing folder: NO [TRYCREATE]", typ == "NO" and b"TRYCREATE" in data[0], data)
+    m.select("INBOX")
+    typ, _ = m.create("Old/Stuff")
+    typ, data = m.rename("Old", "New/Better")
+    typ2, data2 = m.list('""', "New/*")
+    check("RENAME moves the subtree under a new parent", typ == "OK" and
+          any(d.endswith(b'"New/Better/Stuff"') for d in data2) and not m.list('""', "Old*")[1][0], (data, data2))
+    a2.select("Archive")
+    typ, data = m.rename("Archive", "Archive2025")
+    typ, data = a2.fetch("1", "(FLAGS)")
+    check("a session with the renamed folder selected keeps working", typ == "OK", data)
+    typ, data = m.delete("New")
+    check("DELETE of a folder with subfolders: NO", typ == "NO", data)
+    typ, data = m.delete("New/Better/Stuff")
+    typ2, data2 = m.list('""', "New/Better/Stuff")
+    check("DELETE removes the folder", typ == "OK" and data2 == [None], (data, data2))
+    typ, data = m.delete("INBOX")
+    check("DELETE INBOX: NO", typ == "NO", data)
+    a2.logout()
+
     # ---- isolation ----
     bob = connect("bob@example.test", "bob-pw")
     for name in ("alice@example.test/INBOX", "../alice@example.test/INBOX", "alice@example.test", "~alice/INBOX",
@@ -238,12 +283,12 @@ try:
 
     # ---- kill -9 after OK ----
     m2 = connect("alice@example.test", "alice-pw")
-    typ, data = m2.append("Archive", r"(\Answered)", None, b"Subject: durable\r\n\r\nkept\r\n")
+    typ, data = m2.append("Archive2025", r"(\Answered)", None, b"Subject: durable\r\n\r\nkept\r\n")
     durable_uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
     store.kill9()
     store.start()
     m3 = connect("alice@example.test", "alice-pw")
-    m3.select("Archive")
+    m3.select("Archive2025")
     typ, data = m3.uid("FETCH", str(durable_uid), "(FLAGS BODY.PEEK[])")
     check("after kill -9, the APPEND that got OK is there with its flag",
           typ == "OK" and data[0] is not None and data[0][1] == b"Subject: durable\r\n\r\nkept\r\n" and b"\\Answered" in data[0][0],

@@ -704,6 +704,75 @@ Result<FolderInfo> Database::CreateFolder(const std::string& mailbox, const std:
   return info;
 }
 
+Status Database::DeleteFolder(const std::string& mailbox, const std::string& folder) {
+  MX_OP();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  auto [mbox, fid] = MX_TRY(ResolveFolder(mailbox, folder));
+  std::lock_guard<std::mutex> stripe(update_mu_[(mbox * 31 + fid) % 16]);
+  rocksdb::WriteBatch batch = NewBatch();
+  batch.Delete(FolderKey(mbox, folder));
+  // Its counters, messages and expunge records; each message drops its body reference.
+  for (char tag : {'C', 'U', 'X'}) {
+    std::string prefix(1, tag);
+    PutBE(&prefix, mbox, 8);
+    PutBE(&prefix, fid, 4);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (tag == 'U') {
+        json rec = FromCbor(it->value().ToString());
+        const auto& body = rec.at("b").get_binary();
+        BodyId bid{};
+        std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
+        batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
+      }
+      batch.Delete(it->key());
+    }
+    if (!it->status().ok()) return Engine("cannot delete folder", mailbox + "/" + folder, it->status());
+  }
+  MX_CHECK(Commit(&batch));
+  std::lock_guard<std::mutex> l(alloc_mu_);
+  folders_.erase({mbox, fid});
+  folder_ids_.erase({mbox, folder});
+  return Ok();
+}
+
+Status Database::RenameFolder(const std::string& mailbox, const std::string& from, const std::string& to) {
+  MX_OP();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  uint64_t mbox;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+  }
+  std::vector<FolderInfo> all = FolderRecords(mbox);
+  auto has = [&](const std::string& n) {
+    return std::any_of(all.begin(), all.end(), [&](const FolderInfo& f) { return f.name == n; });
+  };
+  if (!has(from)) return Error(Code::kFolderNotFound, "cannot rename folder", mailbox + "/" + from, "the mailbox has no folder of this name");
+  if (to == from || to.rfind(from + "/", 0) == 0)
+    return Error(Code::kUsage, "cannot rename folder", mailbox + "/" + from, "the new name " + to + " is the folder itself or below it",
+                 "choose a name outside the folder");
+  rocksdb::WriteBatch batch = NewBatch();
+  std::vector<std::string> renamed;
+  for (const FolderInfo& f : all) {
+    if (f.name != from && f.name.rfind(from + "/", 0) != 0) continue;
+    std::string name = to + f.name.substr(from.size());
+    if (has(name))
+      return Error(Code::kMailboxExists, "cannot rename folder", mailbox + "/" + from, "a folder named " + name + " exists",
+                   "choose another name, or delete that folder first");
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), FolderKey(mbox, f.name), &v);
+    if (!s.ok()) return Engine("cannot read folder", mailbox + "/" + f.name, s);
+    batch.Delete(FolderKey(mbox, f.name));
+    batch.Put(FolderKey(mbox, name), v);
+    renamed.push_back(f.name);
+  }
+  MX_CHECK(Commit(&batch));
+  std::lock_guard<std::mutex> l(alloc_mu_);
+  for (const auto& n : renamed) folder_ids_.erase({mbox, n});
+  return Ok();
+}
+
 Result<std::vector<FolderInfo>> Database::ListFolders(const std::string& mailbox) {
   MX_OP();
   uint64_t mbox;
@@ -986,6 +1055,63 @@ Result<uint64_t> Database::Expunge(const std::string& mailbox, const std::string
   batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
   MX_CHECK(Commit(&batch));
   return modseq;
+}
+
+Result<std::vector<std::pair<uint32_t, uint32_t>>> Database::Copy(const std::string& mailbox, const std::string& from,
+                                                                   std::vector<uint32_t> uids, const std::string& to,
+                                                                   bool move) {
+  MX_OP();
+  auto [mbox, src] = MX_TRY(ResolveFolder(mailbox, from));
+  auto [mbox2, dst] = MX_TRY(ResolveFolder(mailbox, to));
+  (void)mbox2;
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  // The source's stripe keeps a concurrent STORE or EXPUNGE from changing
+  // what is copied; the destination's UIDs are allocated under alloc_mu_, as
+  // for a delivery.
+  std::lock_guard<std::mutex> stripe(update_mu_[(mbox * 31 + src) % 16]);
+  std::vector<std::pair<uint32_t, json>> found;
+  for (uint32_t uid : uids) {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MessageKey(mbox, src, uid), &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return Engine("cannot read message", mailbox + "/" + from, s);
+    found.emplace_back(uid, FromCbor(v));
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  if (found.empty()) return out;
+  rocksdb::WriteBatch batch = NewBatch();
+  uint64_t src_modseq = 0;
+  if (move) src_modseq = MX_TRY(NextModseq(mbox, src));
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    FolderState* st = MX_TRY(LoadFolderState(mbox, dst));
+    for (auto& [uid, rec] : found) {
+      uint32_t nuid = st->uidnext++;
+      uint64_t modseq = ++st->modseq;
+      json copy = rec;
+      copy["m"] = modseq;
+      batch.Put(MessageKey(mbox, dst, nuid), ToCbor(copy));
+      out.emplace_back(uid, nuid);
+    }
+    batch.Merge(CounterKey(mbox, dst, 'u'), Fixed64(st->uidnext));
+    batch.Merge(CounterKey(mbox, dst, 'm'), Fixed64(st->modseq));
+  }
+  for (auto& [uid, rec] : found) {
+    // One more reference per copy; a move drops the original's.
+    const auto& b = rec.at("b").get_binary();
+    BodyId bid{};
+    std::copy_n(b.begin(), std::min<size_t>(32, b.size()), bid.begin());
+    if (!move) {
+      batch.Merge(BodyKey('R', bid), Fixed64(1));
+      continue;
+    }
+    batch.Delete(MessageKey(mbox, src, uid));
+    batch.Put(ExpungeKey(mbox, src, src_modseq, uid), "");
+  }
+  if (move) batch.Merge(CounterKey(mbox, src, 'm'), Fixed64(src_modseq));
+  MX_CHECK(Commit(&batch));
+  return out;
 }
 
 Result<std::vector<uint32_t>> Database::ExpungedSince(const std::string& mailbox, const std::string& folder,

@@ -164,6 +164,13 @@ class Database {
   Result<FolderInfo> CreateFolder(const std::string& mailbox, const std::string& folder,
                                   const std::string& special_use);
   Result<std::vector<FolderInfo>> ListFolders(const std::string& mailbox);
+  /// Removes a folder with its messages (each drops its body reference), in
+  /// one durable batch. FOLDER_NOT_FOUND.
+  Status DeleteFolder(const std::string& mailbox, const std::string& folder);
+  /// Renames `from` and every folder below it ("from/...") to `to`; their
+  /// messages, UIDs and UIDVALIDITY stay. FOLDER_NOT_FOUND, MAILBOX_EXISTS
+  /// when `to` (or a renamed child) exists.
+  Status RenameFolder(const std::string& mailbox, const std::string& from, const std::string& to);
 
   /// Delivers `message` to `folder` of every mailbox in `mailboxes` in one
   /// atomic, durable batch: when this returns OK the message is in the log
@@ -196,6 +203,15 @@ class Database {
   /// present are ignored.
   Result<uint64_t> Expunge(const std::string& mailbox, const std::string& folder,
                            const std::vector<uint32_t>& uids);
+  /// Copies (or with `move`, moves) messages `uids` of `from` to `to` in the
+  /// same mailbox, in one durable batch: bodies are shared, not duplicated;
+  /// flags, keywords and dates are kept; new UIDs are given in the order of
+  /// `uids` sorted. A move also expunges the originals (recorded for
+  /// VANISHED). Returns (source UID, new UID) pairs of the messages that
+  /// existed; UIDs not present are skipped. FOLDER_NOT_FOUND for either folder.
+  Result<std::vector<std::pair<uint32_t, uint32_t>>> Copy(const std::string& mailbox, const std::string& from,
+                                                           std::vector<uint32_t> uids, const std::string& to, bool move);
+
   /// UIDs expunged from the folder at a MODSEQ greater than `since`, ascending.
   Result<std::vector<uint32_t>> ExpungedSince(const std::string& mailbox, const std::string& folder,
                                               uint64_t since);

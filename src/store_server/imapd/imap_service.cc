@@ -185,13 +185,16 @@ class Session {
   std::string Authenticate(const ParsedCommand& c);
   std::string List(const ParsedCommand& c, bool lsub);
   std::string Select(const ParsedCommand& c, bool read_only);
-  std::string Status(const ParsedCommand& c);
+  std::string FolderStatus(const ParsedCommand& c);
   std::string Create(const ParsedCommand& c);
+  std::string Delete(const ParsedCommand& c);
+  std::string Rename(const ParsedCommand& c);
   std::string Append(const ParsedCommand& c);
   std::string Fetch(const ParsedCommand& c, size_t first, bool uid);
   std::string StoreFlags(const ParsedCommand& c, size_t first, bool uid);
   std::string Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* uids);
   std::string Search(const ParsedCommand& c, size_t first, bool uid);
+  std::string CopyMove(const ParsedCommand& c, size_t first, bool uid, bool move);
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
@@ -217,7 +220,7 @@ class Session {
 };
 
 std::string Session::Capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
+  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
                      std::to_string(o_.append_limit);
   bool auth_ok = conn_.loopback() || o_.allow_plaintext_auth;
   if (state_ == State::kNotAuthenticated) caps += auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED";
@@ -228,7 +231,7 @@ void Session::Run() {
   conn_.SetReadTimeout(o_.autologout_seconds);
   if (!Send("* OK [CAPABILITY " + Capabilities() + "] " + o_.hostname + " mxstore IMAP ready\r\n")) return;
   while (state_ != State::kLogout) {
-    auto c = parser_.Next([&]() -> mx::Status {
+    auto c = parser_.Next([&]() -> Status {
       if (!Send("+ Ready for literal data\r\n"))
         return Error(Code::kNetwork, "cannot write", conn_.peer(), "the client is gone");
       return Ok();
@@ -293,8 +296,10 @@ std::string Session::Dispatch(const ParsedCommand& c) {
   }
   if (n == "LIST" || n == "LSUB") return List(c, n == "LSUB");
   if (n == "SELECT" || n == "EXAMINE") return Select(c, n == "EXAMINE");
-  if (n == "STATUS") return Status(c);
+  if (n == "STATUS") return FolderStatus(c);
   if (n == "CREATE") return Create(c);
+  if (n == "DELETE") return Delete(c);
+  if (n == "RENAME") return Rename(c);
   if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") return "OK " + n + " completed (every folder is subscribed)";
   if (n == "APPEND") return Append(c);
   if (state_ != State::kSelected) return "BAD " + n + " needs a selected folder (or is not a command)";
@@ -329,6 +334,7 @@ std::string Session::Dispatch(const ParsedCommand& c) {
   if (sub == "FETCH") return Fetch(c, first, uid);
   if (sub == "STORE") return StoreFlags(c, first, uid);
   if (sub == "SEARCH") return Search(c, first, uid);
+  if (sub == "COPY" || sub == "MOVE") return CopyMove(c, first, uid, sub == "MOVE");
   if (uid && sub == "EXPUNGE") {
     if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
     std::vector<std::pair<uint32_t, uint32_t>> set;
@@ -470,7 +476,7 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
          " completed";
 }
 
-std::string Session::Status(const ParsedCommand& c) {
+std::string Session::FolderStatus(const ParsedCommand& c) {
   if (c.args.size() != 2 || !c.args[1].is_list()) return "BAD STATUS takes a folder name and a list of items";
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
@@ -517,6 +523,67 @@ std::string Session::Create(const ParsedCommand& c) {
   auto r = db_->CreateFolder(mailbox_, name, "");
   if (!r.ok()) return "NO " + r.error().Message();
   return "OK CREATE completed";
+}
+
+std::string Session::Delete(const ParsedCommand& c) {
+  if (c.args.size() != 1) return "BAD DELETE takes one folder name";
+  std::string name, why;
+  if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
+  if (name == "INBOX") return "NO [CANNOT] INBOX cannot be deleted";
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  if (std::none_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; }))
+    return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  if (std::any_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name.rfind(name + "/", 0) == 0; }))
+    return "NO [INUSE] the folder has subfolders; delete them first";
+  Status s = db_->DeleteFolder(mailbox_, name);
+  if (!s.ok()) return "NO [SERVERBUG] " + s.error().Message();
+  if (state_ == State::kSelected && folder_ == name) {
+    state_ = State::kAuthenticated;  // our own selected folder is gone
+    view_.clear();
+    folder_.clear();
+    Send("* OK [CLOSED] the selected folder was deleted\r\n");
+  }
+  return "OK DELETE completed";
+}
+
+std::string Session::Rename(const ParsedCommand& c) {
+  if (c.args.size() != 2) return "BAD RENAME takes the old and the new folder name";
+  std::string from, to, why;
+  if (!FolderName(c.args[0], &from, &why) || !FolderName(c.args[1], &to, &why)) return "BAD " + why;
+  if (to == "INBOX") return "NO [ALREADYEXISTS] INBOX exists";
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto exists = [&](const std::string& n) {
+    return std::any_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == n; });
+  };
+  if (!exists(from)) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  if (exists(to)) return "NO [ALREADYEXISTS] a folder named " + Quote(c.args[1].str()) + " exists";
+  // Superior folders of the new name first (RFC 3501 §6.3.5).
+  for (size_t slash = to.find('/'); slash != std::string::npos; slash = to.find('/', slash + 1)) {
+    std::string parent = to.substr(0, slash);
+    if (exists(parent) || parent == from) continue;
+    auto r = db_->CreateFolder(mailbox_, parent, "");
+    if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
+  }
+  if (from == "INBOX") {
+    // RFC 3501: renaming INBOX moves its messages to the new folder; INBOX stays, empty.
+    auto r = db_->CreateFolder(mailbox_, to, "");
+    if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
+    auto msgs = db_->ListMessages(mailbox_, "INBOX");
+    if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
+    std::vector<uint32_t> uids;
+    for (const auto& m : *msgs) uids.push_back(m.uid);
+    auto moved = db_->Copy(mailbox_, "INBOX", uids, to, true);
+    if (!moved.ok()) return "NO [SERVERBUG] " + moved.error().Message();
+    if (state_ == State::kSelected && folder_ == "INBOX") Refresh(true);
+    return "OK RENAME completed";
+  }
+  Status s = db_->RenameFolder(mailbox_, from, to);
+  if (!s.ok()) return (s.error().code() == Code::kUsage ? "NO [CANNOT] " : "NO [SERVERBUG] ") + s.error().Message();
+  if (state_ == State::kSelected && (folder_ == from || folder_.rfind(from + "/", 0) == 0))
+    folder_ = to + folder_.substr(from.size());  // same folder, new name: the view stays valid
+  return "OK RENAME completed";
 }
 
 // Flags from a STORE or APPEND list; false with `why` for a system flag
@@ -825,6 +892,42 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
   }
   if (uid) Refresh(false);
   return std::string(uid ? "OK UID FETCH" : "OK FETCH") + " completed";
+}
+
+std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bool move) {
+  const char* verb = move ? "MOVE" : "COPY";
+  const auto& a = c.args;
+  if (a.size() != first + 2) return std::string("BAD ") + verb + " takes a set and a folder name";
+  if (move && read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
+  std::vector<size_t> idx;
+  if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
+  std::string name, why;
+  if (!FolderName(a[first + 1], &name, &why)) return "BAD " + why;
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
+  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
+  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + Quote(a[first + 1].str());
+  std::vector<uint32_t> uids;
+  for (size_t i : idx) uids.push_back(view_[i].uid);
+  auto pairs = db_->Copy(mailbox_, folder_, uids, name, move);
+  if (!pairs.ok()) return "NO [SERVERBUG] " + pairs.error().Message();
+  std::string done = std::string(uid ? "UID " : "") + verb + " completed";
+  if (pairs->empty()) return "OK " + done + " (nothing to " + (move ? "move" : "copy") + ")";
+  std::vector<uint32_t> from, to;
+  for (auto& [f, t] : *pairs) {
+    from.push_back(f);
+    to.push_back(t);
+  }
+  std::string code = "COPYUID " + std::to_string(it->uidvalidity) + " " + imap::SequenceSet(from) + " " +
+                     imap::SequenceSet(to);
+  if (!move) {
+    if (name == folder_) Refresh(false);
+    return "OK [" + code + "] " + done;
+  }
+  // RFC 6851: the COPYUID comes untagged, then the expunges of the originals.
+  Send("* OK [" + code + "] moved\r\n");
+  Refresh(true);
+  return "OK " + done;
 }
 
 std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
