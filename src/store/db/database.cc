@@ -521,6 +521,7 @@ Status Database::Commit(void* batch_ptr) {
     s = db_->Write(wo, batch);  // concurrent writers share one fsync
   }
   if (!s.ok()) return Engine("cannot commit to database '" + header_.name + "'", dir_, s);
+  generation_.fetch_add(1, std::memory_order_release);
   return Ok();
 }
 

@@ -153,6 +153,9 @@ class Database {
   Status Dismount(std::chrono::milliseconds bound);
 
   bool mounted() const { return state_.load() == State::kMounted; }
+  /// Counts durable commits: a session that saw one value and now sees
+  /// another knows something changed (IMAP IDLE polls it; one atomic load).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   const std::string& dir() const { return dir_; }
   const std::string& name() const { return header_.name; }
   /// The header with the log range refreshed from the live engine.
@@ -292,6 +295,7 @@ class Database {
   DatabaseHeader header_;                 // guarded by admin_mu_
 
   std::atomic<State> state_{State::kDismounted};
+  std::atomic<uint64_t> generation_{0};
   std::mutex ops_mu_;
   std::condition_variable ops_cv_;
   int ops_in_flight_ = 0;                 // guarded by ops_mu_

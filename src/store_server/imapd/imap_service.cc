@@ -1,6 +1,9 @@
 #include "store_server/imapd/imap_service.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -195,6 +198,7 @@ class Session {
   std::string Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* uids);
   std::string Search(const ParsedCommand& c, size_t first, bool uid);
   std::string CopyMove(const ParsedCommand& c, size_t first, bool uid, bool move);
+  std::string Idle();
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
@@ -220,7 +224,7 @@ class Session {
 };
 
 std::string Session::Capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
+  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE IDLE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
                      std::to_string(o_.append_limit);
   bool auth_ok = conn_.loopback() || o_.allow_plaintext_auth;
   if (state_ == State::kNotAuthenticated) caps += auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED";
@@ -302,6 +306,7 @@ std::string Session::Dispatch(const ParsedCommand& c) {
   if (n == "RENAME") return Rename(c);
   if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") return "OK " + n + " completed (every folder is subscribed)";
   if (n == "APPEND") return Append(c);
+  if (n == "IDLE") return c.args.empty() ? Idle() : "BAD IDLE takes no arguments";
   if (state_ != State::kSelected) return "BAD " + n + " needs a selected folder (or is not a command)";
   // Selected.
   if (n == "CLOSE" || n == "UNSELECT") {
@@ -928,6 +933,44 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   Send("* OK [" + code + "] moved\r\n");
   Refresh(true);
   return "OK " + done;
+}
+
+// RFC 2177. Changes reach the client as they commit: the database's commit
+// generation is checked every kIdlePollMs (an atomic load), and the folder is
+// re-read only when it moved.
+std::string Session::Idle() {
+  constexpr int kIdlePollMs = 100;
+  if (state_ == State::kSelected) Refresh(true);
+  if (!Send("+ idling\r\n")) return "NO the client is gone";
+  uint64_t seen = db_->generation();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o_.autologout_seconds);
+  while (true) {
+    if (parser_.buffered() == 0) {
+      pollfd p{conn_.fd(), POLLIN, 0};
+      int r = poll(&p, 1, kIdlePollMs);
+      if (r < 0 && errno != EINTR) return "NO the connection failed";
+      if (r <= 0) {
+        uint64_t now = db_->generation();
+        if (state_ == State::kSelected && now != seen) {
+          seen = now;
+          Refresh(true);
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          Send("* BYE Autologout; idle for too long\r\n");
+          state_ = State::kLogout;
+          return "NO IDLE ended by the autologout timer";
+        }
+        continue;
+      }
+    }
+    auto line = parser_.ReadLine();
+    if (!line.ok()) {
+      state_ = State::kLogout;
+      return "NO the client is gone";
+    }
+    if (IEquals(*line, "DONE")) return "OK IDLE terminated";
+    return "BAD expected DONE to end IDLE";
+  }
 }
 
 std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
