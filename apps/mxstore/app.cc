@@ -66,7 +66,8 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(str("store.hostname", &c.hostname));
   MX_CHECK(str("admin.socket", &c.admin_socket));
   c.admin_socket = resolve(c.admin_socket.empty() ? "admin.sock" : c.admin_socket);
-  for (auto& [key, vec] : {std::pair{"lmtp.listen", &c.lmtp}, {"imap.listen", &c.imap}, {"backup.listen", &c.backup}}) {
+  for (auto& [key, vec] : {std::pair{"lmtp.listen", &c.lmtp}, {"imap.listen", &c.imap}, {"imap.listen_tls", &c.imap_tls},
+                           {"backup.listen", &c.backup}}) {
     auto addresses = MX_TRY(cfg->GetStrings(key));
     for (const auto& a : addresses) vec->push_back(resolve_addr(a));
   }
@@ -77,6 +78,14 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(str("backup.tls_client_ca_file", &c.backup_tls_client_ca));
   for (auto* p : {&c.backup_tls_cert, &c.backup_tls_key, &c.backup_tls_client_ca})
     if (!p->empty()) *p = resolve(*p);
+  MX_CHECK(str("imap.tls_cert_file", &c.imap_tls_cert));
+  MX_CHECK(str("imap.tls_key_file", &c.imap_tls_key));
+  c.imap_tls_cert = c.imap_tls_cert.empty() ? c.backup_tls_cert : resolve(c.imap_tls_cert);
+  c.imap_tls_key = c.imap_tls_key.empty() ? c.backup_tls_key : resolve(c.imap_tls_key);
+  {
+    auto b = MX_TRY(cfg->GetBool("imap.allow_plaintext_auth"));
+    if (b) c.imap_allow_plaintext_auth = *b;
+  }
   MX_CHECK(num("backup.freeze_deadline_ms", &c.backup_freeze_deadline_ms));
   MX_CHECK(num("backup.keepalive_seconds", &c.backup_keepalive_seconds));
   if (c.backup_keepalive_seconds < 1) c.backup_keepalive_seconds = 1;

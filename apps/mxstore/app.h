@@ -20,6 +20,9 @@ struct StoreConfig {
   std::string hostname = "mxstore.localhost";
   std::string admin_socket;
   std::vector<std::string> lmtp, imap, backup;
+  std::vector<std::string> imap_tls;              // imap.listen_tls: implicit TLS
+  std::string imap_tls_cert, imap_tls_key;        // default: the backup service's
+  bool imap_allow_plaintext_auth = false;
   std::string backup_token_file;
   std::string backup_tls_cert, backup_tls_key, backup_tls_client_ca;
   int backup_freeze_deadline_ms = 10000;

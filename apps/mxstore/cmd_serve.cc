@@ -45,7 +45,18 @@ Status Serve(const std::string& config_path) {
   imapd::Options imap_options;
   imap_options.hostname = cfg.hostname;
   imap_options.append_limit = cfg.max_message_size;
-  imapd::ImapService imap_service(store.get(), imap_options);
+  imap_options.allow_plaintext_auth = cfg.imap_allow_plaintext_auth;
+  std::shared_ptr<net::TlsServerContext> imap_tls;
+  if (!cfg.imap_tls_cert.empty() && !cfg.imap_tls_key.empty()) {
+    auto t = net::TlsServerContext::Load(cfg.imap_tls_cert, cfg.imap_tls_key);
+    if (!t.ok()) return t.error().Wrap("cannot start IMAP TLS", cfg.path + ": imap.tls_cert_file");
+    imap_tls = std::move(*t);
+  } else if (!cfg.imap_tls.empty()) {
+    return Error(Code::kConfig, "implicit TLS needs a certificate", cfg.path + ": imap.listen_tls",
+                 "imap.listen_tls is set but no imap.tls_cert_file / tls_key_file (nor backup's) is",
+                 "set imap.tls_cert_file and imap.tls_key_file");
+  }
+  imapd::ImapService imap_service(store.get(), imap_options, imap_tls);
 
   std::vector<std::unique_ptr<net::Server>> servers;
   nlohmann::json bound = {{"lmtp", nlohmann::json::array()}, {"imap", nlohmann::json::array()}, {"admin", cfg.admin_socket},
@@ -69,15 +80,18 @@ Status Serve(const std::string& config_path) {
     log::Info("lmtp: listening on " + (*srv)->bound().ToString());
     servers.push_back(std::move(*srv));
   }
-  for (const auto& text : cfg.imap) {
-    net::Address a = MX_TRY(net::ParseAddress(text));
-    auto srv = net::Server::Listen(
-        a, [&](net::Conn& c) { imap_service.Serve(c); }, cfg.max_connections,
-        "* BYE Too many connections, try again later\r\n", 0660);
-    if (!srv.ok()) return srv.error().Wrap("cannot start the IMAP listener", text);
-    bound["imap"].push_back((*srv)->bound().ToString());
-    log::Info("imap: listening on " + (*srv)->bound().ToString());
-    servers.push_back(std::move(*srv));
+  bound["imap_tls"] = nlohmann::json::array();
+  for (bool implicit : {false, true}) {
+    for (const auto& text : implicit ? cfg.imap_tls : cfg.imap) {
+      net::Address a = MX_TRY(net::ParseAddress(text));
+      auto srv = net::Server::Listen(
+          a, [&, implicit](net::Conn& c) { imap_service.Serve(c, implicit); }, cfg.max_connections,
+          implicit ? "" : "* BYE Too many connections, try again later\r\n", 0660);
+      if (!srv.ok()) return srv.error().Wrap("cannot start the IMAP listener", text);
+      bound[implicit ? "imap_tls" : "imap"].push_back((*srv)->bound().ToString());
+      log::Info(std::string("imap: listening on ") + (*srv)->bound().ToString() + (implicit ? " (implicit TLS)" : ""));
+      servers.push_back(std::move(*srv));
+    }
   }
   {
     net::Address a;

@@ -43,6 +43,8 @@ class Conn {
   /// Up to `n` bytes; 0 at end of stream or timeout (see timed_out()).
   size_t Read(char* buf, size_t n);
   bool timed_out() const { return timed_out_; }
+  /// For a TLS layer whose read timed out on this socket.
+  void MarkTimedOut() { timed_out_ = true; }
   /// All of `data`; false when the peer is gone.
   bool Write(std::string_view data);
   void SetReadTimeout(int seconds);

@@ -2,6 +2,9 @@
 """mxstore's IMAP front end (issue 7, first increment), against a live
 mxstore with python's imaplib and a raw socket for what imaplib will not send:
 
+- TLS: STARTTLS and an implicit-TLS listener with the store's certificate
+  (the test trusts its CA; a client that does not is refused); bytes
+  pipelined after STARTTLS end the session;
 - LOGIN: a wrong password is NO [AUTHENTICATIONFAILED] and delayed;
   AUTHENTICATE PLAIN with SASL-IR logs in;
 - LIST with the special-use folders, CREATE of nested and non-ASCII
@@ -28,6 +31,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -41,6 +45,11 @@ if os.path.isdir(MXSTORE):
 check = Checks()
 root = tempfile.mkdtemp(prefix="mx-imap-")
 store = Store(MXSTORE, os.path.join(root, "store"))
+with open(store.config) as f:
+    conf = f.read()
+assert '# listen_tls = ["[::]:993"]' in conf
+with open(store.config, "w") as f:  # an implicit-TLS listener on loopback too
+    f.write(conf.replace('# listen_tls = ["[::]:993"]', 'listen_tls = ["127.0.0.1:0"]'))
 store.start()
 
 
@@ -124,6 +133,34 @@ try:
     r.send(("p1 AUTHENTICATE PLAIN %s\r\n" % plain).encode())
     _, tagged = r.until_tagged("p1")
     check("AUTHENTICATE PLAIN with an initial response (SASL-IR)", tagged.startswith(b"p1 OK"), tagged)
+    r.close()
+
+    # ---- TLS: STARTTLS and implicit TLS with the store's certificate ----
+    check("STARTTLS is offered before login", "STARTTLS" in caps, caps)
+    ctx = ssl.create_default_context(cafile=store.ca_file)
+    t = imaplib.IMAP4(*store.imap_addr)
+    t.starttls(ssl_context=ctx)
+    typ, _ = t.login("alice@example.test", "alice-pw")
+    check("STARTTLS with the store's CA, then LOGIN (%s)" % t.sock.version(), typ == "OK" and t.sock.version().startswith("TLS"))
+    t.logout()
+    t = imaplib.IMAP4_SSL(*store.imap_tls_addr, ssl_context=ctx)
+    typ, _ = t.login("alice@example.test", "alice-pw")
+    check("implicit TLS (imap.listen_tls) and LOGIN", typ == "OK")
+    typ, data = t.select("INBOX")
+    check("and the session works over TLS", typ == "OK", data)
+    t.logout()
+    other_ca = ssl.create_default_context()  # the system's CAs do not know the store's certificate
+    try:
+        imaplib.IMAP4_SSL(*store.imap_tls_addr, ssl_context=other_ca)
+        refused = False
+    except ssl.SSLError:
+        refused = True
+    check("a client that does not trust the store's CA refuses the connection", refused)
+    r = Raw()
+    r.send(b"s1 STARTTLS\r\ns2 NOOP\r\n")  # a command pipelined after STARTTLS (injection attempt)
+    rest = r.f.read()
+    check("data pipelined after STARTTLS ends the session (no NOOP answered in plaintext)",
+          b"BYE" in rest and b"s2" not in rest, rest)
     r.close()
 
     # ---- folders ----

@@ -95,10 +95,11 @@ class Store:
                     host, port = first.rsplit(":", 1)
                     self.lmtp_addr = (host, int(port))
                 self.backup_addrs = self.listeners.get("backup", [])
-                imap = [a for a in self.listeners.get("imap", []) if not a.startswith("unix:")]
-                if imap:
-                    host, port = imap[0].rsplit(":", 1)
-                    self.imap_addr = (host.strip("[]"), int(port))
+                for key, attr in (("imap", "imap_addr"), ("imap_tls", "imap_tls_addr")):
+                    tcp = [a for a in self.listeners.get(key, []) if not a.startswith("unix:")]
+                    if tcp:
+                        host, port = tcp[0].rsplit(":", 1)
+                        setattr(self, attr, (host.strip("[]"), int(port)))
                 return
             time.sleep(0.05)
         raise RuntimeError("mxstore did not listen within %d s" % timeout)

@@ -21,13 +21,13 @@ using imap::ParsedCommand;
 using imap::Value;
 using store::MessageRecord;
 
-// The parser reads from the connection; a read that times out is the
-// autologout timer (RFC 3501 §5.4).
+// The parser reads from the connection, through TLS once it is on; a read
+// that times out is the autologout timer (RFC 3501 §5.4).
 class ConnInput : public imap::Input {
  public:
-  explicit ConnInput(net::Conn& c) : c_(c) {}
+  ConnInput(net::Conn& c, std::unique_ptr<net::TlsSession>& tls) : c_(c), tls_(tls) {}
   Result<size_t> Read(char* buf, size_t n) override {
-    size_t k = c_.Read(buf, n);
+    size_t k = tls_ ? tls_->Read(buf, n) : c_.Read(buf, n);
     if (k == 0 && c_.timed_out())
       return Error(Code::kNetwork, "autologout", c_.peer(), "the client was idle past the autologout timer");
     return k;
@@ -35,6 +35,7 @@ class ConnInput : public imap::Input {
 
  private:
   net::Conn& c_;
+  std::unique_ptr<net::TlsSession>& tls_;
 };
 
 struct SystemFlag {
@@ -166,9 +167,9 @@ std::string HeaderFields(std::string_view header, const std::vector<std::string>
 
 class Session {
  public:
-  Session(store::Store* store, const Options& o, net::Conn& conn)
-      : store_(store), o_(o), conn_(conn), input_(conn), parser_(input_, Limits(o)) {}
-  void Run();
+  Session(store::Store* store, const Options& o, net::Conn& conn, const net::TlsServerContext* tls_ctx)
+      : store_(store), o_(o), conn_(conn), tls_ctx_(tls_ctx), input_(conn, tls_), parser_(input_, Limits(o)) {}
+  void Run(bool implicit_tls);
 
  private:
   static imap::CommandLimits Limits(const Options& o) {
@@ -180,7 +181,10 @@ class Session {
     return l;
   }
   std::string Capabilities() const;
-  bool Send(std::string_view s) { return conn_.Write(s); }
+  bool Send(std::string_view s) { return tls_ ? tls_->Write(s) : conn_.Write(s); }
+  /// STARTTLS: OK, then the handshake; false when the session must end.
+  bool StartTls(const std::string& tag);
+  bool PlaintextAuthAllowed() const { return tls_ || conn_.loopback() || o_.allow_plaintext_auth; }
   // Each handler writes its untagged data and returns the tagged reply's
   // status and text ("OK FETCH done").
   std::string Dispatch(const ParsedCommand& c);
@@ -210,6 +214,8 @@ class Session {
   store::Store* store_;
   const Options& o_;
   net::Conn& conn_;
+  const net::TlsServerContext* tls_ctx_;
+  std::unique_ptr<net::TlsSession> tls_;  // before input_: it reads through it
   ConnInput input_;
   imap::CommandParser parser_;
   enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout } state_ = State::kNotAuthenticated;
@@ -226,13 +232,42 @@ class Session {
 std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE IDLE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
                      std::to_string(o_.append_limit);
-  bool auth_ok = conn_.loopback() || o_.allow_plaintext_auth;
-  if (state_ == State::kNotAuthenticated) caps += auth_ok ? " AUTH=PLAIN" : " LOGINDISABLED";
+  if (state_ == State::kNotAuthenticated) {
+    if (tls_ctx_ && !tls_) caps += " STARTTLS";
+    caps += PlaintextAuthAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+  }
   return caps;
 }
 
-void Session::Run() {
+bool Session::StartTls(const std::string& tag) {
+  if (parser_.buffered() > 0) {
+    // RFC 3207-style injection: bytes sent before the handshake must not be
+    // read as if they came over TLS.
+    Send("* BYE data was sent after STARTTLS before the TLS handshake\r\n");
+    return false;
+  }
+  if (!Send(tag + " OK Begin TLS negotiation now\r\n")) return false;
+  auto s = net::TlsSession::Accept(*tls_ctx_, conn_);
+  if (!s.ok()) {
+    log::Warn("imap: " + s.error().Message());
+    return false;
+  }
+  tls_ = std::move(*s);
+  return true;
+}
+
+void Session::Run(bool implicit_tls) {
   conn_.SetReadTimeout(o_.autologout_seconds);
+  if (implicit_tls) {
+    conn_.SetReadTimeout(30);  // the handshake has its own, shorter bound
+    auto s = net::TlsSession::Accept(*tls_ctx_, conn_);
+    if (!s.ok()) {
+      log::Warn("imap: " + s.error().Message());
+      return;
+    }
+    tls_ = std::move(*s);
+    conn_.SetReadTimeout(o_.autologout_seconds);
+  }
   if (!Send("* OK [CAPABILITY " + Capabilities() + "] " + o_.hostname + " mxstore IMAP ready\r\n")) return;
   while (state_ != State::kLogout) {
     auto c = parser_.Next([&]() -> Status {
@@ -252,6 +287,10 @@ void Session::Run() {
     if (!c->bad.empty()) {
       std::string code = c->bad_code.empty() ? "" : "[" + c->bad_code + "] ";
       Send(c->tag + (c->bad_code.empty() ? " BAD " : " NO ") + code + c->bad + "\r\n");
+      continue;
+    }
+    if (c->name == "STARTTLS" && state_ == State::kNotAuthenticated && tls_ctx_ && !tls_ && c->args.empty()) {
+      if (!StartTls(c->tag)) return;
       continue;
     }
     std::string reply = Dispatch(*c);
@@ -289,7 +328,7 @@ std::string Session::Dispatch(const ParsedCommand& c) {
       return Login(a[0].str(), a[1].str());
     }
     if (n == "AUTHENTICATE") return Authenticate(c);
-    if (n == "STARTTLS") return "BAD STARTTLS is not offered on this listener yet";
+    if (n == "STARTTLS") return tls_ ? "BAD TLS is already active" : c.args.empty() ? "BAD STARTTLS is not offered: the server has no certificate" : "BAD STARTTLS takes no arguments";
     return "BAD " + n + " needs a login first (or is not a command)";
   }
   if (n == "LOGIN" || n == "AUTHENTICATE") return "BAD already logged in";
@@ -351,9 +390,9 @@ std::string Session::Dispatch(const ParsedCommand& c) {
 }
 
 std::string Session::Login(const std::string& user, const std::string& password) {
-  if (!conn_.loopback() && !o_.allow_plaintext_auth)
-    return "NO [PRIVACYREQUIRED] plaintext login is refused on a connection without TLS from " + conn_.peer() +
-           "; use the implicit-TLS port or allow it with imap.allow_plaintext_auth";
+  if (!PlaintextAuthAllowed())
+    return "NO [PRIVACYREQUIRED] a password is not accepted without TLS from " + conn_.peer() +
+           "; use STARTTLS or the implicit-TLS port (imap.listen_tls)";
   std::string mailbox = store::Store::NormalizeAddress(user);
   if (!store_->Authenticate(mailbox, password)) {
     ++failed_logins_;
@@ -945,7 +984,7 @@ std::string Session::Idle() {
   uint64_t seen = db_->generation();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o_.autologout_seconds);
   while (true) {
-    if (parser_.buffered() == 0) {
+    if (parser_.buffered() == 0 && !(tls_ && tls_->pending())) {
       pollfd p{conn_.fd(), POLLIN, 0};
       int r = poll(&p, 1, kIdlePollMs);
       if (r < 0 && errno != EINTR) return "NO the connection failed";
@@ -1018,9 +1057,10 @@ std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
 
 }  // namespace
 
-void ImapService::Serve(net::Conn& conn) {
-  Session s(store_, options_, conn);
-  s.Run();
+void ImapService::Serve(net::Conn& conn, bool implicit_tls) {
+  if (implicit_tls && !tls_) return;  // cmd_serve never binds one without a context
+  Session s(store_, options_, conn, tls_.get());
+  s.Run(implicit_tls);
 }
 
 }  // namespace mx::imapd

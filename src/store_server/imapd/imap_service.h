@@ -16,6 +16,7 @@
 #include <string>
 
 #include "net/server.h"
+#include "net/tls_server.h"
 #include "store/db/store.h"
 
 namespace mx::imapd {
@@ -31,13 +32,18 @@ struct Options {
 
 class ImapService {
  public:
-  ImapService(store::Store* store, Options options) : store_(store), options_(std::move(options)) {}
-  /// Serves one connection until LOGOUT, error, autologout or shutdown.
-  void Serve(net::Conn& conn);
+  /// `tls` (may be null: no STARTTLS, no implicit TLS) serves STARTTLS on
+  /// plain listeners and the handshake on implicit-TLS ones.
+  ImapService(store::Store* store, Options options, std::shared_ptr<net::TlsServerContext> tls = nullptr)
+      : store_(store), options_(std::move(options)), tls_(std::move(tls)) {}
+  /// Serves one connection until LOGOUT, error, autologout or shutdown;
+  /// `implicit_tls`: the handshake comes first (port 993 style).
+  void Serve(net::Conn& conn, bool implicit_tls = false);
 
  private:
   store::Store* store_;
   Options options_;
+  std::shared_ptr<net::TlsServerContext> tls_;
 };
 
 }  // namespace mx::imapd
