@@ -204,6 +204,39 @@ try:
     typ, data = m.fetch("1", "(FLAGS)")
     check("BODY[] (not PEEK) set \\Seen", b"\\Seen" in data[0], data)
 
+    # ---- MIME: ENVELOPE, BODYSTRUCTURE and part sections ----
+    nested = (b"From: Dana <dana@example.org>\r\nTo: alice@example.test, Bob <bob@example.test>\r\n"
+              b"Subject: parts\r\nDate: Tue, 24 Nov 2026 09:00:00 +0100\r\nMessage-ID: <parts@example.org>\r\n"
+              b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+              b"--outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nline one\r\nline two\r\n"
+              b"--outer\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\n"
+              b"From: Eve <eve@example.org>\r\nSubject: inside\r\n\r\nembedded\r\n"
+              b"--outer--\r\n")
+    typ, data = m.append("INBOX", None, None, nested)
+    uidn = re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode()
+    typ, data = m.uid("FETCH", uidn, "(ENVELOPE)")
+    env = data[0]
+    check("ENVELOPE: date, subject, from, sender and reply-to defaulting to from, two To, message-id",
+          b'"Tue, 24 Nov 2026 09:00:00 +0100" "parts" (("Dana" NIL "dana" "example.org"))'
+          b' (("Dana" NIL "dana" "example.org")) (("Dana" NIL "dana" "example.org"))'
+          b' ((NIL NIL "alice" "example.test")("Bob" NIL "bob" "example.test")) NIL NIL NIL "<parts@example.org>"' in env, env)
+    typ, data = m.uid("FETCH", uidn, "(BODYSTRUCTURE)")
+    bs = data[0] if isinstance(data[0], bytes) else data[0][0] + data[0][1] + data[1]
+    check("BODYSTRUCTURE: text part with size and lines, the embedded message with its envelope, mixed",
+          b'("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 18 2' in bs and b'"message" "rfc822" NIL NIL NIL "7bit"' in bs
+          and b'"inside"' in bs and b'("attachment" ("filename" "fwd.eml"))' in bs and b'"mixed" ("boundary" "outer")' in bs, bs)
+    typ, data = m.uid("FETCH", uidn, "(BODY.PEEK[1] BODY.PEEK[2.HEADER.FIELDS (Subject)] BODY.PEEK[2.1] BODY.PEEK[1.MIME])")
+    got = {re.search(rb"(BODY\[[^]]*\])", d[0]).group(1): d[1] for d in data if isinstance(d, tuple)}
+    check("part sections: BODY[1], BODY[2.HEADER.FIELDS], BODY[2.1], BODY[1.MIME]",
+          got.get(b"BODY[1]") == b"line one\r\nline two" and
+          got.get(b"BODY[2.HEADER.FIELDS (SUBJECT)]") == b"Subject: inside\r\n\r\n" and
+          got.get(b"BODY[2.1]") == b"embedded" and  # the CRLF before a delimiter belongs to the delimiter
+          got.get(b"BODY[1.MIME]") == b"Content-Type: text/plain; charset=utf-8\r\n\r\n", got)
+    typ, data = m.uid("FETCH", uidn, "(BODY.PEEK[7])")
+    check("a part that does not exist is empty", typ == "OK" and data[0][1] == b"", data)
+    m.uid("STORE", uidn, "+FLAGS.SILENT", "(\\Deleted)")
+    m.expunge()
+
     # ---- STORE, EXPUNGE, a second session ----
     other = connect("alice@example.test", "alice-pw")
     other.select("INBOX")

@@ -13,6 +13,8 @@
 #include "imap/command_parser.h"
 #include "imap/datetime.h"
 #include "imap/utf7.h"
+#include "store/mime/mime_tree.h"
+#include "store_server/imapd/fetch_format.h"
 
 namespace mx::imapd {
 namespace {
@@ -58,21 +60,6 @@ std::string FlagList(const MessageRecord& m) {
     if (m.flags & f.bit) out += (out.size() > 1 ? " " : "") + std::string(f.name);
   for (const auto& k : m.keywords) out += (out.size() > 1 ? " " : "") + k;
   return out + ")";
-}
-
-// An IMAP string for `s`: quoted when it can be, else a literal.
-std::string Quote(std::string_view s) {
-  bool plain = s.size() < 1000 && std::none_of(s.begin(), s.end(), [](char c) {
-                 auto u = static_cast<unsigned char>(c);
-                 return c == '\r' || c == '\n' || u >= 0x80 || u == 0;
-               });
-  if (!plain) return "{" + std::to_string(s.size()) + "}\r\n" + std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // A sequence set ("1:3,5,7:*") as ranges; '*' is `star`. False when malformed.
@@ -477,7 +464,7 @@ std::string Session::List(const ParsedCommand& c, bool lsub) {
                                 [&](const store::FolderInfo& g) { return g.name.rfind(f.name + "/", 0) == 0; });
     std::string attrs = children ? "\\HasChildren" : "\\HasNoChildren";
     if (!f.special_use.empty()) attrs += " " + f.special_use;
-    Send(std::string("* ") + verb + " (" + attrs + ") \"/\" " + Quote(wire) + "\r\n");
+    Send(std::string("* ") + verb + " (" + attrs + ") \"/\" " + ImapString(wire) + "\r\n");
   }
   return std::string("OK ") + verb + " completed";
 }
@@ -494,7 +481,7 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
   auto msgs = db_->ListMessages(mailbox_, name);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   view_ = std::move(*msgs);
@@ -527,7 +514,7 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
   auto msgs = db_->ListMessages(mailbox_, name);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   std::string items;
@@ -542,7 +529,7 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
     else return "BAD STATUS item " + v.str() + " is not one this server knows";
     items += (items.empty() ? "" : " ") + k + " " + std::to_string(val);
   }
-  Send("* STATUS " + Quote(imap::EncodeMailboxName(name)) + " (" + items + ")\r\n");
+  Send("* STATUS " + ImapString(imap::EncodeMailboxName(name)) + " (" + items + ")\r\n");
   return "OK STATUS completed";
 }
 
@@ -577,7 +564,7 @@ std::string Session::Delete(const ParsedCommand& c) {
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   if (std::none_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; }))
-    return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
+    return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
   if (std::any_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name.rfind(name + "/", 0) == 0; }))
     return "NO [INUSE] the folder has subfolders; delete them first";
   Status s = db_->DeleteFolder(mailbox_, name);
@@ -601,8 +588,8 @@ std::string Session::Rename(const ParsedCommand& c) {
   auto exists = [&](const std::string& n) {
     return std::any_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == n; });
   };
-  if (!exists(from)) return "NO [NONEXISTENT] no folder named " + Quote(c.args[0].str());
-  if (exists(to)) return "NO [ALREADYEXISTS] a folder named " + Quote(c.args[1].str()) + " exists";
+  if (!exists(from)) return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
+  if (exists(to)) return "NO [ALREADYEXISTS] a folder named " + ImapString(c.args[1].str()) + " exists";
   // Superior folders of the new name first (RFC 3501 §6.3.5).
   for (size_t slash = to.find('/'); slash != std::string::npos; slash = to.find('/', slash + 1)) {
     std::string parent = to.substr(0, slash);
@@ -680,7 +667,7 @@ std::string Session::Append(const ParsedCommand& c) {
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + Quote(a[0].str());
+  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + ImapString(a[0].str());
   auto uid = db_->Append(mailbox_, name, msg, flags, keywords, when.epoch, when.zone_minutes);
   if (!uid.ok()) {
     if (uid.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uid.error().Message();
@@ -814,16 +801,18 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     for (const auto& v : a[first + 1].items) items.push_back(v.str());
   } else {
     std::string m = imap::AsciiUpper(a[first + 1].str());
-    if (m == "ALL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE"};
+    if (m == "ALL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"};
     else if (m == "FAST") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE"};
+    else if (m == "FULL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"};
     else items = {a[first + 1].str()};
   }
   if (uid && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "UID"); }))
     items.insert(items.begin(), "UID");
   struct Item {
     std::string name;      // as echoed ("BODY[HEADER]<0>")
-    enum { kUid, kFlags, kDate, kSize, kBody } kind;
-    std::string section;   // "", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"
+    enum { kUid, kFlags, kDate, kSize, kBody, kEnvelope, kStructure, kBodyBasic } kind;
+    std::string section;   // "", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "MIME"
+    std::vector<int> path; // part numbers ("1.2" → {1, 2}); empty: the whole message
     std::vector<std::string> fields;
     bool peek = false, partial = false;
     uint64_t offset = 0, length = 0;
@@ -836,17 +825,39 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     else if (u == "INTERNALDATE") plan.push_back({"INTERNALDATE", Item::kDate});
     else if (u == "RFC822.SIZE") plan.push_back({"RFC822.SIZE", Item::kSize});
     else if (u == "RFC822") plan.push_back({"RFC822", Item::kBody, ""});
-    else if (u == "RFC822.HEADER") plan.push_back({"RFC822.HEADER", Item::kBody, "HEADER", {}, true});
+    else if (u == "RFC822.HEADER") plan.push_back({"RFC822.HEADER", Item::kBody, "HEADER", {}, {}, true});
     else if (u == "RFC822.TEXT") plan.push_back({"RFC822.TEXT", Item::kBody, "TEXT"});
+    else if (u == "ENVELOPE") plan.push_back({"ENVELOPE", Item::kEnvelope});
+    else if (u == "BODYSTRUCTURE") plan.push_back({"BODYSTRUCTURE", Item::kStructure});
+    else if (u == "BODY") plan.push_back({"BODY", Item::kBodyBasic});
     else if (u.rfind("BODY[", 0) == 0 || u.rfind("BODY.PEEK[", 0) == 0) {
       Item it{"", Item::kBody};
       it.peek = u.rfind("BODY.PEEK[", 0) == 0;
       size_t open = u.find('['), close = u.rfind(']');
       if (close == std::string::npos) return "BAD '" + raw + "' has no closing ']'";
       std::string sec = raw.substr(open + 1, close - open - 1);
+      // Leading part numbers: "1.2.HEADER" → path {1, 2}, then "HEADER".
+      std::string pathtext;
+      size_t pos = 0;
+      while (pos < sec.size() && sec[pos] >= '0' && sec[pos] <= '9') {
+        size_t dot = sec.find('.', pos);
+        std::string num = sec.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        if (num.empty() || num.size() > 6 || !std::all_of(num.begin(), num.end(), [](char d) { return d >= '0' && d <= '9'; }))
+          return "BAD '" + raw + "' has a malformed section";
+        it.path.push_back(std::stoi(num));
+        pathtext += num + ".";
+        if (dot == std::string::npos) {
+          pos = sec.size();
+          break;
+        }
+        pos = dot + 1;
+      }
+      if (!it.path.empty() && pos == sec.size() && sec.back() == '.') return "BAD '" + raw + "' has a malformed section";
+      sec = sec.substr(pos);
       std::string usec = imap::AsciiUpper(sec);
-      if (usec.empty() || usec == "HEADER" || usec == "TEXT") {
+      if (usec.empty() || usec == "HEADER" || usec == "TEXT" || (usec == "MIME" && !it.path.empty())) {
         it.section = usec;
+        sec = usec;
       } else if (usec.rfind("HEADER.FIELDS", 0) == 0) {
         bool neg = usec.rfind("HEADER.FIELDS.NOT", 0) == 0;
         it.section = neg ? "HEADER.FIELDS.NOT" : "HEADER.FIELDS";
@@ -869,8 +880,10 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
           return j;
         }() + ")";
       } else {
-        return "NO [CANNOT] section '" + sec + "' (MIME parts) is not served yet";
+        return "BAD '" + raw + "' names a section this server does not know";
       }
+      if (!pathtext.empty() && sec.empty()) pathtext.pop_back();  // "1.2" not "1.2."
+      sec = pathtext + sec;
       std::string tail = raw.substr(close + 1);
       if (!tail.empty()) {
         unsigned long long o = 0, l = 0;
@@ -879,8 +892,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
         it.offset = o;
         it.length = l;
       }
-      it.name = "BODY[" + (it.section.rfind("HEADER.FIELDS", 0) == 0 ? sec : it.section) + "]" +
-                (it.partial ? "<" + std::to_string(it.offset) + ">" : "");
+      it.name = "BODY[" + sec + "]" + (it.partial ? "<" + std::to_string(it.offset) + ">" : "");
       plan.push_back(std::move(it));
     } else {
       return "BAD FETCH item '" + raw + "' is not one this server knows";
@@ -892,6 +904,8 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     bool set_seen = false;
     std::string body;
     bool have_body = false;
+    store::MimePart tree;  // parsed on first need
+    bool tree_of = false;
     bool sep = false;
     for (const Item& it : plan) {
       if (sep) out += " ";
@@ -901,6 +915,9 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
         case Item::kFlags: out += "FLAGS " + FlagList(m); break;
         case Item::kDate: out += "INTERNALDATE \"" + imap::FormatDateTime({m.internal_date, m.internal_zone}) + "\""; break;
         case Item::kSize: out += "RFC822.SIZE " + std::to_string(m.size); break;
+        case Item::kEnvelope:
+        case Item::kStructure:
+        case Item::kBodyBasic:
         case Item::kBody: {
           if (!have_body) {
             auto b = db_->ReadBody(m.body);
@@ -909,12 +926,42 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
             have_body = true;
           }
           std::string_view whole(body);
-          size_t he = HeaderEnd(whole);
+          if (it.kind != Item::kBody || !it.path.empty()) {
+            if (!tree_of) {
+              tree = store::ParseMimeTree(whole);
+              tree_of = true;
+            }
+          }
+          if (it.kind == Item::kEnvelope) {
+            out += "ENVELOPE " + Envelope(whole.substr(0, tree.header_end));
+            break;
+          }
+          if (it.kind == Item::kStructure || it.kind == Item::kBodyBasic) {
+            out += it.name + " " + BodyStructure(whole, tree, it.kind == Item::kStructure);
+            break;
+          }
           std::string part;
-          if (it.section.empty()) part = std::string(whole);
-          else if (it.section == "HEADER") part = std::string(whole.substr(0, he));
-          else if (it.section == "TEXT") part = std::string(whole.substr(he));
-          else part = HeaderFields(whole.substr(0, he), it.fields, it.section == "HEADER.FIELDS.NOT");
+          if (it.path.empty()) {
+            size_t he = HeaderEnd(whole);
+            if (it.section.empty()) part = std::string(whole);
+            else if (it.section == "HEADER") part = std::string(whole.substr(0, he));
+            else if (it.section == "TEXT") part = std::string(whole.substr(he));
+            else part = HeaderFields(whole.substr(0, he), it.fields, it.section == "HEADER.FIELDS.NOT");
+          } else if (const store::MimePart* mp = store::FindMimePart(tree, it.path)) {
+            const store::MimePart* inner = mp->message.empty() ? nullptr : &mp->message[0];
+            if (it.section.empty()) {
+              part = std::string(whole.substr(mp->body_begin, mp->body_end - mp->body_begin));
+            } else if (it.section == "MIME") {
+              part = std::string(whole.substr(mp->header_begin, mp->header_end - mp->header_begin));
+            } else if (inner) {  // HEADER, TEXT and HEADER.FIELDS of an embedded message
+              std::string_view h = whole.substr(inner->header_begin, inner->header_end - inner->header_begin);
+              if (it.section == "HEADER") part = std::string(h);
+              else if (it.section == "TEXT") part = std::string(whole.substr(inner->body_begin, inner->body_end - inner->body_begin));
+              else part = HeaderFields(h, it.fields, it.section == "HEADER.FIELDS.NOT");
+            }
+            // HEADER/TEXT of a part that is not a message: empty (RFC 3501 §6.4.5).
+          }
+          // A part that does not exist is empty, as Dovecot answers it.
           if (it.partial) part = it.offset >= part.size() ? "" : part.substr(it.offset, it.length);
           out += it.name + " {" + std::to_string(part.size()) + "}\r\n" + part;
           if (!it.peek && !read_only_ && !(m.flags & store::kSeen)) set_seen = true;
@@ -950,7 +997,7 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + Quote(a[first + 1].str());
+  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + ImapString(a[first + 1].str());
   std::vector<uint32_t> uids;
   for (size_t i : idx) uids.push_back(view_[i].uid);
   auto pairs = db_->Copy(mailbox_, folder_, uids, name, move);
