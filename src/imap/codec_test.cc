@@ -206,6 +206,17 @@ TEST(CommandTest, SequenceSets) {
   EXPECT_FALSE(ParseSequenceSet("1:4000000000", &v, 1000));
   v.clear();
   EXPECT_FALSE(ParseSequenceSet("1,", &v));
+
+  // Ranges with "*" (the server side), not expanded.
+  std::vector<std::pair<uint32_t, uint32_t>> r;
+  ASSERT_TRUE(ParseSequenceRanges("4:*,2,9:7", 4000000000u, &r));
+  EXPECT_EQ(r, (std::vector<std::pair<uint32_t, uint32_t>>{{4, 4000000000u}, {2, 2}, {7, 9}}));
+  EXPECT_TRUE(InRanges(r, 3999999999u));
+  EXPECT_FALSE(InRanges(r, 3));
+  for (const char* bad : {"", "0", "1,", ",1", "1:", "a", "1:2:3", "*"}) {
+    r.clear();
+    EXPECT_FALSE(ParseSequenceRanges(bad, bad[0] == '*' ? 0 : 5, &r)) << bad;
+  }
 }
 
 }  // namespace

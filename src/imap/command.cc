@@ -101,12 +101,17 @@ std::string SequenceSet(const std::vector<uint32_t>& v) {
   return out;
 }
 
-bool ParseSequenceSet(std::string_view s, std::vector<uint32_t>* out, size_t limit) {
-  auto num = [](std::string_view t, uint32_t* v) {
+bool ParseSequenceRanges(std::string_view s, uint32_t star, std::vector<std::pair<uint32_t, uint32_t>>* out) {
+  auto num = [star](std::string_view t, uint32_t* v) {
+    if (t == "*") {
+      *v = star;
+      return star > 0;
+    }
     if (t.empty()) return false;
     auto r = std::from_chars(t.data(), t.data() + t.size(), *v);
     return r.ec == std::errc() && r.ptr == t.data() + t.size() && *v > 0;
   };
+  if (s.empty()) return false;
   while (!s.empty()) {
     size_t comma = s.find(',');
     std::string_view part = s.substr(0, comma);
@@ -120,7 +125,22 @@ bool ParseSequenceSet(std::string_view s, std::vector<uint32_t>* out, size_t lim
     } else if (!num(part.substr(0, colon), &a) || !num(part.substr(colon + 1), &b)) {
       return false;
     }
-    if (a > b) std::swap(a, b);
+    out->emplace_back(std::min(a, b), std::max(a, b));
+  }
+  return true;
+}
+
+bool InRanges(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t v) {
+  for (const auto& [a, b] : ranges)
+    if (v >= a && v <= b) return true;
+  return false;
+}
+
+bool ParseSequenceSet(std::string_view s, std::vector<uint32_t>* out, size_t limit) {
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  if (s.empty()) return true;  // as before: an empty set is no UIDs
+  if (!ParseSequenceRanges(s, 0, &ranges)) return false;
+  for (const auto& [a, b] : ranges) {
     if (out->size() + (uint64_t(b) - a + 1) > limit) return false;
     for (uint64_t x = a; x <= b; ++x) out->push_back(uint32_t(x));
   }

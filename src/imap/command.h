@@ -54,5 +54,11 @@ std::string SequenceSet(const std::vector<uint32_t>& sorted);
 /// Parses a sequence set of UIDs ("1:3,5", no "*") into numbers, at most
 /// `limit` of them; false when malformed or too many.
 bool ParseSequenceSet(std::string_view s, std::vector<uint32_t>* out, size_t limit = 10'000'000);
+/// Parses a sequence set ("1:3,5,7:*") into ranges (low, high) without
+/// expanding them; "*" stands for `star` (0: "*" is refused). False when
+/// malformed.
+bool ParseSequenceRanges(std::string_view s, uint32_t star, std::vector<std::pair<uint32_t, uint32_t>>* out);
+/// Whether `v` lies in one of `ranges`.
+bool InRanges(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t v);
 
 }  // namespace mx::imap

@@ -16,7 +16,6 @@ import os
 import random
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,10 @@ check = Checks()
 root = tempfile.mkdtemp(prefix="mx-imap-clients-")
 os.chmod(root, 0o711)
 store = Store(MXSTORE, os.path.join(root, "store"))
-with open(store.config) as f:
-    conf = f.read()
-with open(store.config, "w") as f:
-    f.write(conf.replace('# listen_tls = ["[::]:993"]', 'listen_tls = ["127.0.0.1:0"]'))
+store.enable_imap_tls()
 store.start()
 USER, PW = "alice@example.test", "alice-pw"
-pwfile = os.path.join(root, "pw")
-with open(pwfile, "w") as f:
-    f.write(PW + "\n")
-os.chmod(pwfile, 0o600)
-store.cli("mailbox", "create", USER)
-store.cli("user", "add", USER, "--password-file", pwfile)
+pwfile = store.add_user(USER, PW)
 rng = random.Random(7)
 
 # Folder names: nested and non-ASCII (modified UTF-7 on the wire).
@@ -75,8 +66,7 @@ def message(i, kind):
     return (head + "Content-Type: text/plain\r\n\r\nplain %d\r\n" % i).encode()
 
 
-imap = imaplib.IMAP4(*store.imap_addr)
-imap.login(USER, PW)
+imap = store.imap(USER, PW)
 for f in FOLDERS[1:]:
     typ, data = imap.create(f)
     assert typ == "OK", (f, data)
@@ -259,10 +249,7 @@ readonly = True
     check("offlineimap pulls the mailbox over implicit TLS", r.returncode == 0 and "ERROR" not in r.stderr,
           r.stdout[-1500:] + r.stderr[-1500:])
     compare("offlineimap", maildir_view(odir), want)
-finally:
+except BaseException:
     store.stop()
-
-print("%d failed" % len(check.failures))
-if not check.failures:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if check.failures else 0)
+    raise
+sys.exit(check.finish(store, root))

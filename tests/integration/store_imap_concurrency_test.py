@@ -13,10 +13,8 @@ Bounded in count and time.
 
 usage: store_imap_concurrency_test.py MXSTORE"""
 
-import imaplib
 import os
 import re
-import shutil
 import socket
 import sys
 import tempfile
@@ -34,17 +32,11 @@ root = tempfile.mkdtemp(prefix="mx-imap-conc-")
 store = Store(MXSTORE, os.path.join(root, "store"))
 store.start()
 USER, PW = "alice@example.test", "alice-pw"
-pwfile = os.path.join(root, "pw")
-with open(pwfile, "w") as f:
-    f.write(PW + "\n")
-store.cli("mailbox", "create", USER)
-store.cli("user", "add", USER, "--password-file", pwfile)
+store.add_user(USER, PW)
 
 
 def connect():
-    m = imaplib.IMAP4(*store.imap_addr)
-    m.login(USER, PW)
-    return m
+    return store.imap(USER, PW)
 
 
 N = 200
@@ -134,10 +126,7 @@ try:
     check("and the server goes on serving", typ == "OK", data)
     fresh.logout()
     a.logout()
-finally:
+except BaseException:
     store.stop()
-
-print("%d failed" % len(check.failures))
-if not check.failures:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if check.failures else 0)
+    raise
+sys.exit(check.finish(store, root))

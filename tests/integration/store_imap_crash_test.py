@@ -11,11 +11,9 @@ EXPUNGE got OK is back. Three rounds, each bounded in count and time.
 
 usage: store_imap_crash_test.py MXSTORE"""
 
-import imaplib
 import os
 import random
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -35,13 +33,8 @@ root = tempfile.mkdtemp(prefix="mx-imap-crash-")
 store = Store(MXSTORE, os.path.join(root, "store"))
 store.start()
 USER, PW = "alice@example.test", "alice-pw"
-pwfile = os.path.join(root, "pw")
-with open(pwfile, "w") as f:
-    f.write(PW + "\n")
-store.cli("mailbox", "create", USER)
-store.cli("user", "add", USER, "--password-file", pwfile)
-setup = imaplib.IMAP4(*store.imap_addr)
-setup.login(USER, PW)
+store.add_user(USER, PW)
+setup = store.imap(USER, PW)
 for rnd in range(ROUNDS):
     for c in range(CLIENTS):
         setup.create("round%d/load%d" % (rnd, c))  # each round's clients start from empty folders
@@ -70,8 +63,7 @@ class Client(threading.Thread):
 
     def run(self):
         try:
-            m = imaplib.IMAP4(*store.imap_addr)
-            m.login(USER, PW)
+            m = store.imap(USER, PW)
             m.select(self.folder)
         except Exception:
             return
@@ -126,8 +118,7 @@ for rnd in range(ROUNDS):
     for c in clients:
         c.join(timeout=30)
     store.start()
-    m = imaplib.IMAP4(*store.imap_addr)
-    m.login(USER, PW)
+    m = store.imap(USER, PW)
     total_ok = lost = zombie = bad = 0
     for c in clients:
         typ, data = m.select(c.folder)
@@ -159,8 +150,4 @@ for rnd in range(ROUNDS):
           total_ok > 0 and lost == 0 and zombie == 0 and bad == 0)
     m.logout()
 
-store.stop()
-print("%d failed" % len(check.failures))
-if not check.failures:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if check.failures else 0)
+sys.exit(check.finish(store, root))

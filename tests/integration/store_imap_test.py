@@ -29,7 +29,6 @@ import base64
 import imaplib
 import os
 import re
-import shutil
 import socket
 import ssl
 import sys
@@ -45,25 +44,12 @@ if os.path.isdir(MXSTORE):
 check = Checks()
 root = tempfile.mkdtemp(prefix="mx-imap-")
 store = Store(MXSTORE, os.path.join(root, "store"))
-with open(store.config) as f:
-    conf = f.read()
-assert '# listen_tls = ["[::]:993"]' in conf
-with open(store.config, "w") as f:  # an implicit-TLS listener on loopback too
-    f.write(conf.replace('# listen_tls = ["[::]:993"]', 'listen_tls = ["127.0.0.1:0"]'))
+store.enable_imap_tls()
 store.start()
 
 
-def pwfile(name, pw):
-    p = os.path.join(root, name)
-    with open(p, "w") as f:
-        f.write(pw + "\n")
-    os.chmod(p, 0o600)
-    return p
-
-
 for user, pw in (("alice@example.test", "alice-pw"), ("bob@example.test", "bob-pw")):
-    store.cli("mailbox", "create", user)
-    store.cli("user", "add", user, "--password-file", pwfile(user, pw))
+    store.add_user(user, pw)
 
 
 def attempt(fn, *args):
@@ -75,10 +61,7 @@ def attempt(fn, *args):
 
 
 def connect(user=None, pw=None):
-    m = imaplib.IMAP4(*store.imap_addr)
-    if user:
-        m.login(user, pw)
-    return m
+    return store.imap(user, pw) if user else imaplib.IMAP4(*store.imap_addr)
 
 
 class Raw:
@@ -400,10 +383,7 @@ try:
           typ == "OK" and data[0] is not None and data[0][1] == b"Subject: durable\r\n\r\nkept\r\n" and b"\\Answered" in data[0][0],
           data)
     m3.logout()
-finally:
+except BaseException:
     store.stop()
-
-print("%d failed" % len(check.failures))
-if not check.failures:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if check.failures else 0)
+    raise
+sys.exit(check.finish(store, root))

@@ -23,7 +23,6 @@ import imaplib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,8 +51,7 @@ def password_file(name, secret):
 store = Store(MXSTORE, os.path.join(root, "store"))
 store.start()
 for user in ("alice@example.test", "bob@example.test"):
-    store.cli("mailbox", "create", user)
-    store.cli("user", "add", user, "--password-file", password_file(user + "-pw", "pw-" + user))
+    store.add_user(user, "pw-" + user)
 repo = os.path.join(root, "repo")
 ENV = dict(os.environ, MXVAULT_REPOSITORY=repo, MXVAULT_PASSWORD_FILE=password_file("repo-pw", "repo-secret"))
 subprocess.run([MXVAULT, "init"], env=ENV, check=True, capture_output=True, timeout=60)
@@ -63,10 +61,7 @@ ZONES = ["+0000", "-0700", "+0530", "+0100", "-0300"]
 
 
 def connect(user="alice@example.test"):
-    m = imaplib.IMAP4(*store.imap_addr)
-    with open(os.path.join(root, user + "-pw")) as f:
-        m.login(user, f.read().strip())
-    return m
+    return store.imap(user, "pw-" + user)
 
 
 def message(i, folder):
@@ -203,10 +198,12 @@ try:
           r.stderr)
     r, _ = restore("alice@example.test", "--from-database", "recov", "--since", "yesterday")
     check("a malformed date is a usage error", r.returncode != 0 and "YYYY-MM-DD" in r.stderr, r.stderr)
-finally:
-    store.stop()
 
-print("%d failed" % len(check.failures))
-if not check.failures:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if check.failures else 0)
+    # Deleting a mailbox through the admin socket, then creating it again.
+    store.cli("mailbox", "delete", "bob@example.test")
+    store.cli("mailbox", "create", "bob@example.test")
+    check("a deleted and re-created mailbox starts empty", snapshot(connect("bob@example.test"), "INBOX") == {})
+except BaseException:
+    store.stop()
+    raise
+sys.exit(check.finish(store, root))

@@ -133,6 +133,34 @@ class Store:
             return json.loads(r.stdout)
         return r
 
+    def enable_imap_tls(self):
+        """Turns on the implicit-TLS IMAP listener (on a free loopback port)
+        that `mxstore init` leaves commented out; before start()."""
+        with open(self.config) as f:
+            conf = f.read()
+        line = '# listen_tls = ["[::]:993"]'
+        assert line in conf, "mxstore init no longer writes %r" % line
+        with open(self.config, "w") as f:
+            f.write(conf.replace(line, 'listen_tls = ["127.0.0.1:0"]'))
+
+    def add_user(self, address, password):
+        """Creates the mailbox `address` and a login user for it (password in
+        an owner-only file under the store's root, returned)."""
+        path = os.path.join(self.root, "pw-" + address)
+        with open(path, "w") as f:
+            f.write(password + "\n")
+        os.chmod(path, 0o600)
+        self.cli("mailbox", "create", address)
+        self.cli("user", "add", address, "--password-file", path)
+        return path
+
+    def imap(self, user, password):
+        """An imaplib session on the first IMAP listener, logged in."""
+        import imaplib
+        m = imaplib.IMAP4(*self.imap_addr)
+        m.login(user, password)
+        return m
+
     def export(self, mailbox, target, database=None):
         self.cli("mailbox", "export", mailbox, "--target", target, *(["--database", database] if database else []))
         return read_maildir(target)

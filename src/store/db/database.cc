@@ -79,6 +79,14 @@ std::string Fixed64(uint64_t v) {
   std::memcpy(s.data(), &v, 8);
   return s;
 }
+
+// The body a message record ('U' value, CBOR) refers to.
+BodyId RecordBody(const json& rec) {
+  const auto& b = rec.at("b").get_binary();
+  BodyId id{};
+  std::copy_n(b.begin(), std::min<size_t>(32, b.size()), id.begin());
+  return id;
+}
 uint64_t ReadFixed64(const rocksdb::Slice& s) {
   uint64_t v = 0;
   if (s.size() == 8) std::memcpy(&v, s.data(), 8);
@@ -556,6 +564,17 @@ Result<MailboxInfo> Database::CreateMailbox(const std::string& mailbox) {
   return info;
 }
 
+Status Database::DeleteKeysUnder(rocksdb::WriteBatch* batch, const std::string& prefix, const std::string& what) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (prefix[0] == 'U')  // a message: its body loses a reference
+      batch->Merge(BodyKey('R', RecordBody(FromCbor(it->value().ToString()))), Fixed64(static_cast<uint64_t>(int64_t{-1})));
+    batch->Delete(it->key());
+  }
+  if (!it->status().ok()) return Engine(what, dir_, it->status());
+  return Ok();
+}
+
 Status Database::DeleteMailbox(const std::string& mailbox) {
   MX_OP();
   std::lock_guard<std::mutex> admin(admin_mu_);
@@ -567,17 +586,7 @@ Status Database::DeleteMailbox(const std::string& mailbox) {
   for (char tag : {'F', 'C', 'U', 'X'}) {
     std::string prefix(1, tag);
     PutBE(&prefix, id, 8);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (tag == 'U') {
-        json rec = FromCbor(it->value().ToString());
-        const auto& body = rec.at("b").get_binary();
-        BodyId bid{};
-        std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
-        batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
-      }
-      batch.Delete(it->key());
-    }
+    MX_CHECK(DeleteKeysUnder(&batch, prefix, "cannot delete mailbox " + mailbox));
   }
   MX_CHECK(Commit(&batch));
   std::lock_guard<std::mutex> l(alloc_mu_);
@@ -717,18 +726,7 @@ Status Database::DeleteFolder(const std::string& mailbox, const std::string& fol
     std::string prefix(1, tag);
     PutBE(&prefix, mbox, 8);
     PutBE(&prefix, fid, 4);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (tag == 'U') {
-        json rec = FromCbor(it->value().ToString());
-        const auto& body = rec.at("b").get_binary();
-        BodyId bid{};
-        std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
-        batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
-      }
-      batch.Delete(it->key());
-    }
-    if (!it->status().ok()) return Engine("cannot delete folder", mailbox + "/" + folder, it->status());
+    MX_CHECK(DeleteKeysUnder(&batch, prefix, "cannot delete folder " + mailbox + "/" + folder));
   }
   MX_CHECK(Commit(&batch));
   std::lock_guard<std::mutex> l(alloc_mu_);
@@ -874,8 +872,7 @@ Result<std::vector<MessageRecord>> Database::ListMessages(const std::string& mai
     m.internal_date = rec.value("d", int64_t{0});
     m.internal_zone = rec.value("z", 0);
     m.size = rec.value("s", uint64_t{0});
-    const auto& b = rec.at("b").get_binary();
-    std::copy_n(b.begin(), std::min<size_t>(32, b.size()), m.body.begin());
+    m.body = RecordBody(rec);
     out.push_back(std::move(m));
   }
   if (!it->status().ok()) return Engine("cannot list messages", mailbox + "/" + folder, it->status());
@@ -1045,10 +1042,7 @@ Result<uint64_t> Database::Expunge(const std::string& mailbox, const std::string
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &v);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return Engine("cannot read message", mailbox + "/" + folder, s);
-    const json rec = FromCbor(v);
-    const auto& body = rec.at("b").get_binary();
-    BodyId bid{};
-    std::copy_n(body.begin(), std::min<size_t>(32, body.size()), bid.begin());
+    const BodyId bid = RecordBody(FromCbor(v));
     batch.Delete(key);
     batch.Put(ExpungeKey(mbox, fid, modseq, uid), "");
     batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
@@ -1100,9 +1094,7 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> Database::Copy(const std::str
   }
   for (auto& [uid, rec] : found) {
     // One more reference per copy; a move drops the original's.
-    const auto& b = rec.at("b").get_binary();
-    BodyId bid{};
-    std::copy_n(b.begin(), std::min<size_t>(32, b.size()), bid.begin());
+    const BodyId bid = RecordBody(rec);
     if (!move) {
       batch.Merge(BodyKey('R', bid), Fixed64(1));
       continue;

@@ -285,6 +285,9 @@ class Database {
   Result<std::pair<uint64_t, uint32_t>> ResolveFolder(const std::string& mailbox, const std::string& folder);
   Result<FolderState*> LoadFolderState(uint64_t mailbox_id, uint32_t folder_id);
   Status Commit(void* batch);  // rocksdb::WriteBatch*
+  /// Adds the deletion of every key starting with `prefix` to `batch`; under
+  /// a message prefix ('U') each message also drops its body reference.
+  Status DeleteKeysUnder(rocksdb::WriteBatch* batch, const std::string& prefix, const std::string& what);
   /// A batch that starts with the commit stamp (identity + time).
   rocksdb::WriteBatch NewBatch();
   Status RefreshLogRange(DatabaseHeader* h);

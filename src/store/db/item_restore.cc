@@ -3,13 +3,14 @@
 // recovery-database restore). Reads the source with the Database API and
 // writes each message with Database::Append, so every copy is one durable
 // batch and live IMAP sessions see it on their next refresh.
+#include "store/db/item_restore.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
 
-#include "store/db/item_restore.h"
-
 #include "store/db/store.h"
+#include "store/mime/mime_tree.h"
 
 namespace mx::store {
 namespace {
@@ -22,27 +23,9 @@ std::string Lower(std::string s) {
 
 // The unfolded value of the first header field `name` (raw, not decoded).
 std::string HeaderValue(std::string_view msg, std::string_view name) {
-  size_t end = msg.find("\r\n\r\n");
-  if (end == std::string_view::npos) end = msg.find("\n\n");
-  std::string_view head = msg.substr(0, end == std::string_view::npos ? msg.size() : end);
   std::string lname = Lower(std::string(name));
-  size_t pos = 0;
-  while (pos < head.size()) {
-    size_t eol = head.find('\n', pos);
-    std::string_view line = head.substr(pos, (eol == std::string_view::npos ? head.size() : eol) - pos);
-    pos = eol == std::string_view::npos ? head.size() : eol + 1;
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || Lower(std::string(line.substr(0, colon))) != lname) continue;
-    std::string value(line.substr(colon + 1));
-    while (pos < head.size() && (head[pos] == ' ' || head[pos] == '\t')) {  // folded continuation lines
-      size_t e = head.find('\n', pos);
-      value += std::string(head.substr(pos, (e == std::string_view::npos ? head.size() : e) - pos));
-      pos = e == std::string_view::npos ? head.size() : e + 1;
-    }
-    value.erase(std::remove(value.begin(), value.end(), '\r'), value.end());
-    size_t a = value.find_first_not_of(" \t");
-    return a == std::string::npos ? "" : value.substr(a);
-  }
+  for (const auto& [n, v] : ParseHeaderFields(msg.substr(0, HeaderBlockEnd(msg))))
+    if (Lower(n) == lname) return v;
   return "";
 }
 
@@ -164,7 +147,8 @@ Result<ItemRestoreOptions> ItemRestoreOptionsFromJson(const nlohmann::json& j) {
     o.dry_run = j.value("dry_run", false);
     return o;
   } catch (const std::exception& e) {
-    return Error(Code::kUsage, "malformed item restore request", "mailbox.restore", e.what());
+    return Error(Code::kUsage, "malformed item restore request", "admin command mailbox.restore", e.what(),
+                 "use an mxstore CLI of the same version as the daemon");
   }
 }
 

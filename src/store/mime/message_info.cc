@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "store/mime/mime_tree.h"
+
 namespace mx::store {
 namespace {
 
@@ -93,21 +95,11 @@ json Structure(GMimeObject* obj, int depth) {
   return s;
 }
 
-size_t HeaderBlockSize(std::string_view m) {
-  // The header ends at the first empty line (CRLF CRLF or LF LF).
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (m[i] != '\n') continue;
-    if (i + 1 < m.size() && m[i + 1] == '\n') return i + 2;
-    if (i + 2 < m.size() && m[i + 1] == '\r' && m[i + 2] == '\n') return i + 3;
-  }
-  return m.size();
-}
-
 }  // namespace
 
 json ParseMessageInfo(std::string_view message) {
   InitGMime();
-  json info = {{"size", message.size()}, {"header_size", HeaderBlockSize(message)}};
+  json info = {{"size", message.size()}, {"header_size", HeaderBlockEnd(message)}};
   GMimeStream* stream = g_mime_stream_mem_new_with_buffer(message.data(), message.size());
   GMimeParser* parser = g_mime_parser_new_with_stream(stream);
   g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);

@@ -178,6 +178,8 @@ MimePart Parse(std::string_view m, size_t begin, size_t end, int depth, bool dig
 
 }  // namespace
 
+size_t HeaderBlockEnd(std::string_view message) { return HeaderEnd(message, 0, message.size()); }
+
 std::string MimePart::param(const std::string& name) const {
   for (const auto& [n, v] : params)
     if (n == name) return v;

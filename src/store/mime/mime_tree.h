@@ -45,6 +45,10 @@ MimePart ParseMimeTree(std::string_view message);
 /// part address its embedded message's parts. Null when there is none.
 const MimePart* FindMimePart(const MimePart& root, const std::vector<int>& path);
 
+/// Where the header block of `message` ends: after its first empty line (CRLF
+/// or LF), or at the end when there is none.
+size_t HeaderBlockEnd(std::string_view message);
+
 /// Header fields of a header block, unfolded, names as written.
 std::vector<std::pair<std::string, std::string>> ParseHeaderFields(std::string_view header);
 

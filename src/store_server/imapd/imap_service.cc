@@ -62,45 +62,6 @@ std::string FlagList(const MessageRecord& m) {
   return out + ")";
 }
 
-// A sequence set ("1:3,5,7:*") as ranges; '*' is `star`. False when malformed.
-bool ParseSet(std::string_view s, uint32_t star, std::vector<std::pair<uint32_t, uint32_t>>* out) {
-  auto number = [&](std::string_view t, uint32_t* v) {
-    if (t == "*") {
-      *v = star;
-      return true;
-    }
-    if (t.empty() || t.size() > 10 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return false;
-    uint64_t x = std::stoull(std::string(t));
-    if (x == 0 || x > 0xFFFFFFFFull) return false;
-    *v = uint32_t(x);
-    return true;
-  };
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    std::string_view part = s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-    size_t colon = part.find(':');
-    uint32_t a, b;
-    if (colon == std::string_view::npos) {
-      if (!number(part, &a)) return false;
-      b = a;
-    } else if (!number(part.substr(0, colon), &a) || !number(part.substr(colon + 1), &b)) {
-      return false;
-    }
-    out->emplace_back(std::min(a, b), std::max(a, b));
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
-  }
-  return !out->empty();
-}
-
-bool InSet(const std::vector<std::pair<uint32_t, uint32_t>>& set, uint32_t v) {
-  for (auto& [a, b] : set)
-    if (v >= a && v <= b) return true;
-  return false;
-}
-
 // LIST wildcards: '*' matches anything, '%' anything but the separator.
 bool Wildcard(std::string_view pat, std::string_view name) {
   if (pat.empty()) return name.empty();
@@ -117,15 +78,6 @@ bool Wildcard(std::string_view pat, std::string_view name) {
     return false;
   }
   return !name.empty() && pat[0] == name[0] && Wildcard(pat.substr(1), name.substr(1));
-}
-
-// The header block of a message (through its blank line) and where the body starts.
-size_t HeaderEnd(std::string_view msg) {
-  size_t crlf = msg.find("\r\n\r\n");
-  size_t lf = msg.find("\n\n");
-  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf + 1 <= lf)) return crlf + 4;
-  if (lf != std::string_view::npos) return lf + 2;
-  return msg.size();
 }
 
 // The header fields named in `names` (or all others, with `negate`), each
@@ -193,6 +145,10 @@ class Session {
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
+  /// The folder `name` of the user's mailbox; false with the tagged reply
+  /// (NO [`code`] naming the folder as the client wrote it) when it is not there.
+  bool LookupFolder(const std::string& name, const std::string& as_sent, const char* code, store::FolderInfo* out,
+                    std::string* reply);
   /// A folder name from the wire (modified UTF-7) in UTF-8; "" and a reason when invalid.
   bool FolderName(const Value& v, std::string* out, std::string* why);
   /// Messages of the selected folder matching a sequence set (by UID or number), as indexes.
@@ -212,8 +168,9 @@ class Session {
   // The selected folder, as this session sees it.
   std::string folder_;
   bool read_only_ = false;
-  uint32_t uidvalidity_ = 0;
   std::vector<MessageRecord> view_;  // message sequence number = index + 1
+  uint64_t synced_ = 0;              // the database's commit generation view_ was last read at
+  bool withheld_ = false;            // view_ keeps expunged messages not yet told
 };
 
 std::string Session::Capabilities() const {
@@ -263,8 +220,7 @@ void Session::Run(bool implicit_tls) {
       return Ok();
     });
     if (!c.ok()) {
-      if (c.error().Message().find("autologout") != std::string::npos)
-        Send("* BYE Autologout; idle for too long\r\n");
+      if (conn_.timed_out()) Send("* BYE Autologout; idle for too long\r\n");
       return;
     }
     if (c->fatal) {
@@ -369,8 +325,8 @@ std::string Session::Dispatch(const ParsedCommand& c) {
   if (uid && sub == "EXPUNGE") {
     if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
     std::vector<std::pair<uint32_t, uint32_t>> set;
-    uint32_t star = view_.empty() ? 0 : view_.back().uid;
-    if (a.size() != 2 || !ParseSet(a[1].str(), star, &set)) return "BAD UID EXPUNGE takes a UID set";
+    uint32_t star = view_.empty() ? 1 : view_.back().uid;
+    if (a.size() != 2 || !imap::ParseSequenceRanges(a[1].str(), star, &set)) return "BAD UID EXPUNGE takes a UID set";
     return Expunge(&set);
   }
   return "BAD " + (uid ? "UID " + sub : sub) + " is not a command this server knows";
@@ -444,6 +400,22 @@ bool Session::FolderName(const Value& v, std::string* out, std::string* why) {
   return true;
 }
 
+bool Session::LookupFolder(const std::string& name, const std::string& as_sent, const char* code,
+                           store::FolderInfo* out, std::string* reply) {
+  auto folders = db_->ListFolders(mailbox_);
+  if (!folders.ok()) {
+    *reply = "NO [SERVERBUG] " + folders.error().Message();
+    return false;
+  }
+  for (auto& f : *folders)
+    if (f.name == name) {
+      *out = std::move(f);
+      return true;
+    }
+  *reply = std::string("NO [") + code + "] no folder named " + ImapString(as_sent);
+  return false;
+}
+
 std::string Session::List(const ParsedCommand& c, bool lsub) {
   if (c.args.size() != 2) return "BAD " + std::string(lsub ? "LSUB" : "LIST") + " takes a reference and a pattern";
   std::string ref = c.args[0].str(), pat = c.args[1].str();
@@ -478,16 +450,17 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (c.args.size() != 1) return "BAD SELECT takes one folder name";
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
+  store::FolderInfo folder;
+  std::string missing;
+  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing)) return missing;
+  uint64_t generation = db_->generation();
   auto msgs = db_->ListMessages(mailbox_, name);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   view_ = std::move(*msgs);
+  synced_ = generation;
+  withheld_ = false;
   folder_ = name;
   read_only_ = read_only;
-  uidvalidity_ = it->uidvalidity;
   state_ = State::kSelected;
   uint32_t unseen = 0;
   for (size_t i = 0; i < view_.size(); ++i)
@@ -500,8 +473,8 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   out += std::string("* OK [PERMANENTFLAGS (") + (read_only ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*") +
          ")] flags\r\n";
   if (unseen) out += "* OK [UNSEEN " + std::to_string(unseen) + "] first unseen\r\n";
-  out += "* OK [UIDVALIDITY " + std::to_string(it->uidvalidity) + "] UIDs valid\r\n";
-  out += "* OK [UIDNEXT " + std::to_string(it->uidnext) + "] predicted next UID\r\n";
+  out += "* OK [UIDVALIDITY " + std::to_string(folder.uidvalidity) + "] UIDs valid\r\n";
+  out += "* OK [UIDNEXT " + std::to_string(folder.uidnext) + "] predicted next UID\r\n";
   Send(out);
   return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + (read_only ? "EXAMINE" : "SELECT") +
          " completed";
@@ -511,10 +484,9 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
   if (c.args.size() != 2 || !c.args[1].is_list()) return "BAD STATUS takes a folder name and a list of items";
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [NONEXISTENT] no folder named " + ImapString(c.args[0].str());
+  store::FolderInfo folder;
+  std::string missing;
+  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing)) return missing;
   auto msgs = db_->ListMessages(mailbox_, name);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   std::string items;
@@ -523,8 +495,8 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
     uint64_t val;
     if (k == "MESSAGES") val = msgs->size();
     else if (k == "RECENT") val = 0;
-    else if (k == "UIDNEXT") val = it->uidnext;
-    else if (k == "UIDVALIDITY") val = it->uidvalidity;
+    else if (k == "UIDNEXT") val = folder.uidnext;
+    else if (k == "UIDVALIDITY") val = folder.uidvalidity;
     else if (k == "UNSEEN") val = std::count_if(msgs->begin(), msgs->end(), [](const MessageRecord& m) { return !(m.flags & store::kSeen); });
     else return "BAD STATUS item " + v.str() + " is not one this server knows";
     items += (items.empty() ? "" : " ") + k + " " + std::to_string(val);
@@ -664,25 +636,26 @@ std::string Session::Append(const ParsedCommand& c) {
   if (i + 1 != a.size() || a[i].kind != Value::Kind::kString) return "BAD APPEND's message must be a literal";
   const std::string& msg = a[i].str();
   if (msg.empty()) return "NO an empty message cannot be appended";
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + ImapString(a[0].str());
+  store::FolderInfo folder;
+  std::string missing;
+  if (!LookupFolder(name, a[0].str(), "TRYCREATE", &folder, &missing)) return missing;
   auto uid = db_->Append(mailbox_, name, msg, flags, keywords, when.epoch, when.zone_minutes);
   if (!uid.ok()) {
     if (uid.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uid.error().Message();
     return "NO [SERVERBUG] " + uid.error().Message();
   }
   if (state_ == State::kSelected && name == folder_) Refresh(false);
-  return "OK [APPENDUID " + std::to_string(it->uidvalidity) + " " + std::to_string(*uid) + "] APPEND completed";
+  return "OK [APPENDUID " + std::to_string(folder.uidvalidity) + " " + std::to_string(*uid) + "] APPEND completed";
 }
 
 bool Session::Resolve(const std::string& set, bool uid, std::vector<size_t>* out) {
   std::vector<std::pair<uint32_t, uint32_t>> ranges;
-  uint32_t star = view_.empty() ? (uid ? 0 : 0) : (uid ? view_.back().uid : uint32_t(view_.size()));
-  if (!ParseSet(set, star == 0 ? 1 : star, &ranges)) return false;
+  // In an empty folder "*" is 1: a UID set then matches nothing, and a
+  // message number is out of range below.
+  uint32_t star = view_.empty() ? 1 : uid ? view_.back().uid : uint32_t(view_.size());
+  if (!imap::ParseSequenceRanges(set, star, &ranges)) return false;
   for (size_t i = 0; i < view_.size(); ++i)
-    if (InSet(ranges, uid ? view_[i].uid : uint32_t(i + 1))) out->push_back(i);
+    if (imap::InRanges(ranges, uid ? view_[i].uid : uint32_t(i + 1))) out->push_back(i);
   if (!uid)  // message numbers past the end are an error (RFC 3501 §6.4.5)
     for (auto& [lo, hi] : ranges)
       if (hi > view_.size()) return false;
@@ -690,8 +663,14 @@ bool Session::Resolve(const std::string& set, bool uid, std::vector<size_t>* out
 }
 
 void Session::Refresh(bool expunges) {
+  // Nothing committed since the view was read (and no expunge held back for
+  // now): nothing to tell, and the folder is not read again. Commands call
+  // this after every UID FETCH and IDLE every 100 ms, so this is the common case.
+  uint64_t generation = db_->generation();
+  if (generation == synced_ && !(expunges && withheld_)) return;
   auto msgs = db_->ListMessages(mailbox_, folder_);
   if (!msgs.ok()) return;
+  synced_ = generation;
   std::string out;
   std::vector<MessageRecord> next;
   // Expunged: gone from the store. Told (highest number first, so numbers
@@ -709,9 +688,11 @@ void Session::Refresh(bool expunges) {
       next.push_back(now);
     } else if (!expunges) {
       next.push_back(view_[i]);
+      withheld_ = true;
     }
   }
   if (expunges) {
+    withheld_ = false;
     std::string gone;
     size_t k = 0;
     std::vector<size_t> numbers;
@@ -734,7 +715,7 @@ void Session::Refresh(bool expunges) {
 std::string Session::Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* uids) {
   std::vector<uint32_t> gone;
   for (const auto& m : view_)
-    if ((m.flags & store::kDeleted) && (!uids || InSet(*uids, m.uid))) gone.push_back(m.uid);
+    if ((m.flags & store::kDeleted) && (!uids || imap::InRanges(*uids, m.uid))) gone.push_back(m.uid);
   if (!gone.empty()) {
     auto r = db_->Expunge(mailbox_, folder_, gone);
     if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
@@ -942,7 +923,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
           }
           std::string part;
           if (it.path.empty()) {
-            size_t he = HeaderEnd(whole);
+            size_t he = store::HeaderBlockEnd(whole);
             if (it.section.empty()) part = std::string(whole);
             else if (it.section == "HEADER") part = std::string(whole.substr(0, he));
             else if (it.section == "TEXT") part = std::string(whole.substr(he));
@@ -994,10 +975,9 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
   std::string name, why;
   if (!FolderName(a[first + 1], &name, &why)) return "BAD " + why;
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  auto it = std::find_if(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; });
-  if (it == folders->end()) return "NO [TRYCREATE] no folder named " + ImapString(a[first + 1].str());
+  store::FolderInfo folder;
+  std::string missing;
+  if (!LookupFolder(name, a[first + 1].str(), "TRYCREATE", &folder, &missing)) return missing;
   std::vector<uint32_t> uids;
   for (size_t i : idx) uids.push_back(view_[i].uid);
   auto pairs = db_->Copy(mailbox_, folder_, uids, name, move);
@@ -1009,7 +989,7 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
     from.push_back(f);
     to.push_back(t);
   }
-  std::string code = "COPYUID " + std::to_string(it->uidvalidity) + " " + imap::SequenceSet(from) + " " +
+  std::string code = "COPYUID " + std::to_string(folder.uidvalidity) + " " + imap::SequenceSet(from) + " " +
                      imap::SequenceSet(to);
   if (!move) {
     if (name == folder_) Refresh(false);
@@ -1021,14 +1001,13 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   return "OK " + done;
 }
 
-// RFC 2177. Changes reach the client as they commit: the database's commit
-// generation is checked every kIdlePollMs (an atomic load), and the folder is
-// re-read only when it moved.
+// RFC 2177. Changes reach the client as they commit: Refresh runs every
+// kIdlePollMs and re-reads the folder only when the database's commit
+// generation moved (an atomic load otherwise).
 std::string Session::Idle() {
   constexpr int kIdlePollMs = 100;
   if (state_ == State::kSelected) Refresh(true);
   if (!Send("+ idling\r\n")) return "NO the client is gone";
-  uint64_t seen = db_->generation();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o_.autologout_seconds);
   while (true) {
     if (parser_.buffered() == 0 && !(tls_ && tls_->pending())) {
@@ -1036,11 +1015,7 @@ std::string Session::Idle() {
       int r = poll(&p, 1, kIdlePollMs);
       if (r < 0 && errno != EINTR) return "NO the connection failed";
       if (r <= 0) {
-        uint64_t now = db_->generation();
-        if (state_ == State::kSelected && now != seen) {
-          seen = now;
-          Refresh(true);
-        }
+        if (state_ == State::kSelected) Refresh(true);  // reads the folder only when a commit happened
         if (std::chrono::steady_clock::now() > deadline) {
           Send("* BYE Autologout; idle for too long\r\n");
           state_ = State::kLogout;
