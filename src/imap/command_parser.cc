@@ -63,6 +63,7 @@ Status CommandParser::OnLiteral(std::vector<Value>& out, uint64_t size, bool syn
   if (sync && continuation_ && *continuation_) MX_CHECK((*continuation_)());
   Value v;
   v.kind = Value::Kind::kString;
+  v.literal = true;
   MX_CHECK(ReadLiteralInto(size, &v.text));
   out.push_back(std::move(v));
   return Ok();

@@ -282,6 +282,7 @@ Status ResponseParser::OnLiteral(std::vector<Value>& out, uint64_t size, bool sy
       return Bad("a literal of " + std::to_string(size) + " bytes, more than the " +
                  std::to_string(limits_.max_literal) + " held in memory");
     v.kind = Value::Kind::kString;
+    v.literal = true;
     MX_CHECK(ReadLiteralInto(size, &v.text));
   }
   out.push_back(std::move(v));

@@ -31,6 +31,7 @@ struct Value {
   uint64_t size = 0;         // kStreamed: the literal's size
   size_t stream = 0;         // kStreamed: index into Response::streams
   std::vector<Value> items;  // kList
+  bool literal = false;      // kString: sent as a literal ({N}), not quoted
 
   bool is_list() const { return kind == Kind::kList; }
   bool is_number() const { return kind == Kind::kNumber; }

@@ -772,6 +772,24 @@ Status Database::RenameFolder(const std::string& mailbox, const std::string& fro
   return Ok();
 }
 
+Result<FolderInfo> Database::GetFolder(const std::string& mailbox, const std::string& folder) {
+  MX_OP();
+  uint64_t mbox;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    mbox = MX_TRY(MailboxId(mailbox));
+  }
+  for (auto& f : FolderRecords(mbox)) {
+    if (f.name != folder) continue;
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    FolderState* st = MX_TRY(LoadFolderState(mbox, f.id));
+    f.uidnext = st->uidnext;
+    f.highestmodseq = st->modseq;
+    return f;
+  }
+  return Error(Code::kFolderNotFound, "no such folder", mailbox + "/" + folder, "the mailbox has no folder of this name");
+}
+
 Result<std::vector<FolderInfo>> Database::ListFolders(const std::string& mailbox) {
   MX_OP();
   uint64_t mbox;
@@ -806,8 +824,58 @@ Result<uint32_t> Database::Append(const std::string& mailbox, const std::string&
                                   std::string_view message, uint32_t flags,
                                   const std::vector<std::string>& keywords, int64_t internal_date,
                                   int32_t internal_zone) {
-  auto out = MX_TRY(Insert({mailbox}, message, internal_date, internal_zone, folder, flags, keywords));
-  return out.at(0).uid;
+  auto uids = MX_TRY(AppendMany(mailbox, folder, {{message, flags, keywords, internal_date, internal_zone}}));
+  return uids.at(0);
+}
+
+BodyId Database::AddBody(rocksdb::WriteBatch* batch, std::string_view message, uint64_t references) {
+  BodyId id{};
+  unsigned int len = 0;
+  EVP_Digest(message.data(), message.size(), id.data(), &len, EVP_sha256(), nullptr);
+  std::string info_key = BodyKey('P', id);
+  std::string existing;
+  if (!db_->Get(rocksdb::ReadOptions(), info_key, &existing).ok()) {
+    // First copy in this database: the body and what FETCH needs of it.
+    // (Twice in one batch is harmless: the same bytes are put twice.)
+    batch->Put(BodyKey('B', id), rocksdb::Slice(message.data(), message.size()));
+    batch->Put(info_key, ToCbor(ParseMessageInfo(message)));
+  }
+  batch->Merge(BodyKey('R', id), Fixed64(references));
+  return id;
+}
+
+Result<std::vector<uint32_t>> Database::AppendMany(const std::string& mailbox, const std::string& folder,
+                                                   const std::vector<AppendItem>& items) {
+  for (const auto& item : items)
+    if (item.message.size() > options_.max_message_size)
+      return Error(Code::kMessageTooLarge, "message refused", header_.name,
+                   std::to_string(item.message.size()) + " bytes is over the limit of " +
+                       std::to_string(options_.max_message_size));
+  MX_OP();
+  rocksdb::WriteBatch batch = NewBatch();
+  std::vector<BodyId> ids;
+  for (const auto& item : items) ids.push_back(AddBody(&batch, item.message, 1));
+  std::vector<uint32_t> out;
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    uint64_t mbox = MX_TRY(MailboxId(mailbox));
+    uint32_t fid = MX_TRY(FolderId(mbox, mailbox, folder));
+    FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
+    for (size_t i = 0; i < items.size(); ++i) {
+      const AppendItem& item = items[i];
+      uint32_t uid = st->uidnext++;
+      uint64_t modseq = ++st->modseq;
+      json rec = {{"m", modseq}, {"f", item.flags}, {"d", item.internal_date}, {"z", item.internal_zone},
+                  {"s", item.message.size()}, {"b", json::binary(std::vector<uint8_t>(ids[i].begin(), ids[i].end()))}};
+      if (!item.keywords.empty()) rec["k"] = item.keywords;
+      batch.Put(MessageKey(mbox, fid, uid), ToCbor(rec));
+      out.push_back(uid);
+    }
+    batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
+    batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(st->modseq));
+  }
+  MX_CHECK(Commit(&batch));
+  return out;
 }
 
 Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& mailboxes,
@@ -819,19 +887,8 @@ Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& 
                  std::to_string(message.size()) + " bytes is over the limit of " +
                      std::to_string(options_.max_message_size));
   MX_OP();
-  BodyId id{};
-  unsigned int len = 0;
-  EVP_Digest(message.data(), message.size(), id.data(), &len, EVP_sha256(), nullptr);
-
   rocksdb::WriteBatch batch = NewBatch();
-  std::string info_key = BodyKey('P', id);
-  std::string existing;
-  if (!db_->Get(rocksdb::ReadOptions(), info_key, &existing).ok()) {
-    // First copy in this database: the body and what FETCH needs of it.
-    batch.Put(BodyKey('B', id), rocksdb::Slice(message.data(), message.size()));
-    batch.Put(info_key, ToCbor(ParseMessageInfo(message)));
-  }
-  batch.Merge(BodyKey('R', id), Fixed64(mailboxes.size()));
+  BodyId id = AddBody(&batch, message, mailboxes.size());
 
   std::vector<Delivered> out;
   {

@@ -77,6 +77,15 @@ struct MessageRecord {
   BodyId body{};
 };
 
+/// One message of an APPEND (MULTIAPPEND gives several).
+struct AppendItem {
+  std::string_view message;
+  uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  int64_t internal_date = 0;
+  int32_t internal_zone = 0;
+};
+
 struct DatabaseOptions {
   bool serial_commits = false;  // true: one synced write at a time (no group commit), for measurement
   uint64_t write_buffer_size = 64 << 20;
@@ -167,6 +176,9 @@ class Database {
   Result<FolderInfo> CreateFolder(const std::string& mailbox, const std::string& folder,
                                   const std::string& special_use);
   Result<std::vector<FolderInfo>> ListFolders(const std::string& mailbox);
+  /// One folder with its UIDNEXT and HIGHESTMODSEQ, without counting its
+  /// messages (ListFolders does). FOLDER_NOT_FOUND.
+  Result<FolderInfo> GetFolder(const std::string& mailbox, const std::string& folder);
   /// Removes a folder with its messages (each drops its body reference), in
   /// one durable batch. FOLDER_NOT_FOUND.
   Status DeleteFolder(const std::string& mailbox, const std::string& folder);
@@ -191,6 +203,11 @@ class Database {
   Result<uint32_t> Append(const std::string& mailbox, const std::string& folder, std::string_view message,
                           uint32_t flags, const std::vector<std::string>& keywords, int64_t internal_date,
                           int32_t internal_zone);
+
+  /// Appends several messages to one folder in one durable batch (IMAP
+  /// MULTIAPPEND): after a crash all are there or none. UIDs in order.
+  Result<std::vector<uint32_t>> AppendMany(const std::string& mailbox, const std::string& folder,
+                                           const std::vector<AppendItem>& items);
 
   /// Messages of one folder in UID order.
   Result<std::vector<MessageRecord>> ListMessages(const std::string& mailbox,
@@ -274,6 +291,9 @@ class Database {
   Result<std::vector<Delivered>> Insert(const std::vector<std::string>& mailboxes, std::string_view message,
                                        int64_t internal_date, int32_t internal_zone, const std::string& folder,
                                        uint32_t flags, const std::vector<std::string>& keywords);
+  /// Puts `message` (when new to the database) and its reference count
+  /// increment into `batch`; returns its id.
+  BodyId AddBody(rocksdb::WriteBatch* batch, std::string_view message, uint64_t references);
   Result<uint64_t> MailboxId(const std::string& mailbox);
   Result<uint32_t> FolderId(uint64_t mailbox_id, const std::string& mailbox, const std::string& folder);
   /// The folder records of a mailbox (no counters, no message counts).

@@ -15,6 +15,7 @@
 #include "imap/utf7.h"
 #include "store/mime/mime_tree.h"
 #include "store_server/imapd/fetch_format.h"
+#include "store_server/imapd/search_program.h"
 
 namespace mx::imapd {
 namespace {
@@ -142,6 +143,9 @@ class Session {
   std::string Search(const ParsedCommand& c, size_t first, bool uid);
   std::string CopyMove(const ParsedCommand& c, size_t first, bool uid, bool move);
   std::string Idle();
+  std::string Enable(const ParsedCommand& c);
+  /// "UID 7 FLAGS (\\Seen) MODSEQ (12)" as this session's extensions want it.
+  std::string FlagsItems(const MessageRecord& m, bool with_uid) const;
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
@@ -171,10 +175,16 @@ class Session {
   std::vector<MessageRecord> view_;  // message sequence number = index + 1
   uint64_t synced_ = 0;              // the database's commit generation view_ was last read at
   bool withheld_ = false;            // view_ keeps expunged messages not yet told
+  uint64_t highestmodseq_ = 0;       // of the selected folder, as last told
+  // RFC 7162: CONDSTORE is on after ENABLE or the first command that uses
+  // it (MODSEQ then goes with every FLAGS this session is sent); QRESYNC
+  // only after ENABLE (expunges are then told as VANISHED).
+  bool condstore_ = false, qresync_ = false;
 };
 
 std::string Session::Capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE IDLE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR APPENDLIMIT=" +
+  std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE IDLE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR MULTIAPPEND "
+                     "CONDSTORE QRESYNC ENABLE APPENDLIMIT=" +
                      std::to_string(o_.append_limit);
   if (state_ == State::kNotAuthenticated) {
     if (tls_ctx_ && !tls_) caps += " STARTTLS";
@@ -275,6 +285,7 @@ std::string Session::Dispatch(const ParsedCommand& c) {
     return "BAD " + n + " needs a login first (or is not a command)";
   }
   if (n == "LOGIN" || n == "AUTHENTICATE") return "BAD already logged in";
+  if (n == "ENABLE") return Enable(c);
   // Authenticated or selected.
   if (n == "NAMESPACE") {
     Send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
@@ -402,17 +413,13 @@ bool Session::FolderName(const Value& v, std::string* out, std::string* why) {
 
 bool Session::LookupFolder(const std::string& name, const std::string& as_sent, const char* code,
                            store::FolderInfo* out, std::string* reply) {
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) {
-    *reply = "NO [SERVERBUG] " + folders.error().Message();
-    return false;
+  auto folder = db_->GetFolder(mailbox_, name);
+  if (folder.ok()) {
+    *out = std::move(*folder);
+    return true;
   }
-  for (auto& f : *folders)
-    if (f.name == name) {
-      *out = std::move(f);
-      return true;
-    }
-  *reply = std::string("NO [") + code + "] no folder named " + ImapString(as_sent);
+  if (folder.error().code() != Code::kFolderNotFound) *reply = "NO [SERVERBUG] " + folder.error().Message();
+  else *reply = std::string("NO [") + code + "] no folder named " + ImapString(as_sent);
   return false;
 }
 
@@ -441,13 +448,78 @@ std::string Session::List(const ParsedCommand& c, bool lsub) {
   return std::string("OK ") + verb + " completed";
 }
 
+std::string Session::Enable(const ParsedCommand& c) {
+  if (c.args.empty()) return "BAD ENABLE takes one or more extension names";
+  std::string enabled;
+  for (const auto& v : c.args) {
+    if (v.is_list()) return "BAD ENABLE takes extension names";
+    std::string x = imap::AsciiUpper(v.str());
+    // RFC 5161: extensions the server does not know are ignored.
+    if (x == "CONDSTORE" && !condstore_) {
+      condstore_ = true;
+      enabled += " CONDSTORE";
+    } else if (x == "QRESYNC" && !qresync_) {
+      qresync_ = true;
+      if (!condstore_) enabled += " CONDSTORE";  // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+      condstore_ = true;
+      enabled += " QRESYNC";
+    }
+  }
+  Send("* ENABLED" + enabled + "\r\n");
+  return "OK ENABLE completed";
+}
+
+std::string Session::FlagsItems(const MessageRecord& m, bool with_uid) const {
+  // RFC 7162 §3.1: once CONDSTORE is enabled every untagged FETCH carries
+  // the UID and the MODSEQ.
+  std::string out = with_uid || condstore_ ? "UID " + std::to_string(m.uid) + " " : "";
+  out += "FLAGS " + FlagList(m);
+  if (condstore_) out += " MODSEQ (" + std::to_string(m.modseq) + ")";
+  return out;
+}
+
 std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (state_ == State::kSelected) {
     state_ = State::kAuthenticated;  // RFC 3501: a failed SELECT leaves none selected
     view_.clear();
     Send("* OK [CLOSED] previous folder closed\r\n");
   }
-  if (c.args.size() != 1) return "BAD SELECT takes one folder name";
+  const char* verb = read_only ? "EXAMINE" : "SELECT";
+  if (c.args.empty() || c.args.size() > 2 || (c.args.size() == 2 && !c.args[1].is_list()))
+    return std::string("BAD ") + verb + " takes one folder name and optional parameters";
+  // RFC 7162 parameters: (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])).
+  bool resync = false;
+  uint32_t known_validity = 0;
+  uint64_t known_modseq = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> known_uids;
+  bool have_known_uids = false;
+  if (c.args.size() == 2) {
+    const auto& params = c.args[1].items;
+    for (size_t i = 0; i < params.size(); ++i) {
+      std::string p = imap::AsciiUpper(params[i].str());
+      if (p == "CONDSTORE" && !params[i].is_list()) {
+        condstore_ = true;
+      } else if (p == "QRESYNC" && i + 1 < params.size() && params[i + 1].is_list()) {
+        if (!qresync_) return "BAD QRESYNC must be ENABLEd before SELECT uses it (RFC 7162)";
+        const auto& q = params[++i].items;
+        if (q.size() < 2 || q.size() > 4 || !q[0].is_number() || !q[1].is_number() || q[0].number == 0 ||
+            q[0].number > 0xffffffffu)
+          return "BAD QRESYNC takes (uidvalidity modseq [known-uids [(sequences uids)]])";
+        resync = true;
+        known_validity = uint32_t(q[0].number);
+        known_modseq = q[1].number;
+        if (q.size() >= 3 && !q[2].is_list()) {
+          if (!imap::ParseSequenceRanges(q[2].str(), 0xffffffffu, &known_uids))
+            return "BAD QRESYNC's known UIDs are not a UID set";
+          have_known_uids = true;
+        }
+        // The (sequences uids) match data only narrows what must be told;
+        // telling every expunge since the MODSEQ is always correct.
+      } else {
+        return "BAD " + params[i].str() + " is not a " + verb + " parameter this server knows";
+      }
+    }
+  }
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
   store::FolderInfo folder;
@@ -462,6 +534,8 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   folder_ = name;
   read_only_ = read_only;
   state_ = State::kSelected;
+  highestmodseq_ = folder.highestmodseq;
+  for (const auto& m : view_) highestmodseq_ = std::max(highestmodseq_, m.modseq);
   uint32_t unseen = 0;
   for (size_t i = 0; i < view_.size(); ++i)
     if (!(view_[i].flags & store::kSeen)) {
@@ -475,9 +549,22 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (unseen) out += "* OK [UNSEEN " + std::to_string(unseen) + "] first unseen\r\n";
   out += "* OK [UIDVALIDITY " + std::to_string(folder.uidvalidity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(folder.uidnext) + "] predicted next UID\r\n";
+  if (condstore_) out += "* OK [HIGHESTMODSEQ " + std::to_string(highestmodseq_) + "] modification sequence\r\n";
+  if (resync && known_validity == folder.uidvalidity) {
+    // What changed since the client's MODSEQ: expunged UIDs first, as
+    // VANISHED (EARLIER), then the flags of messages changed or added.
+    auto gone = db_->ExpungedSince(mailbox_, name, known_modseq);
+    if (!gone.ok()) return "NO [SERVERBUG] " + gone.error().Message();
+    std::vector<uint32_t> told;
+    for (uint32_t u : *gone)
+      if (!have_known_uids || imap::InRanges(known_uids, u)) told.push_back(u);
+    if (!told.empty()) out += "* VANISHED (EARLIER) " + imap::SequenceSet(told) + "\r\n";
+    for (size_t i = 0; i < view_.size(); ++i)
+      if (view_[i].modseq > known_modseq)
+        out += "* " + std::to_string(i + 1) + " FETCH (" + FlagsItems(view_[i], true) + ")\r\n";
+  }
   Send(out);
-  return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + (read_only ? "EXAMINE" : "SELECT") +
-         " completed";
+  return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + verb + " completed";
 }
 
 std::string Session::FolderStatus(const ParsedCommand& c) {
@@ -498,6 +585,11 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
     else if (k == "UIDNEXT") val = folder.uidnext;
     else if (k == "UIDVALIDITY") val = folder.uidvalidity;
     else if (k == "UNSEEN") val = std::count_if(msgs->begin(), msgs->end(), [](const MessageRecord& m) { return !(m.flags & store::kSeen); });
+    else if (k == "HIGHESTMODSEQ") {
+      condstore_ = true;
+      val = folder.highestmodseq;
+      for (const auto& m : *msgs) val = std::max<uint64_t>(val, m.modseq);
+    }
     else return "BAD STATUS item " + v.str() + " is not one this server knows";
     items += (items.empty() ? "" : " ") + k + " " + std::to_string(val);
   }
@@ -618,34 +710,43 @@ std::string Session::Append(const ParsedCommand& c) {
   if (a.size() < 2) return "BAD APPEND takes a folder name, optional flags and date, and the message";
   std::string name, why;
   if (!FolderName(a[0], &name, &why)) return "BAD " + why;
+  // RFC 3502 MULTIAPPEND: one or more (flags, date, message) groups, all
+  // appended in one durable batch or none.
+  std::vector<store::AppendItem> items;
   size_t i = 1;
-  uint32_t flags = 0;
-  std::vector<std::string> keywords;
-  if (i < a.size() && a[i].is_list()) {
-    if (!ParseFlags(a[i].items, &flags, &keywords, &why)) return "BAD " + why;
+  while (i < a.size()) {
+    store::AppendItem item;
+    if (a[i].is_list()) {
+      if (!ParseFlags(a[i].items, &item.flags, &item.keywords, &why)) return "BAD " + why;
+      ++i;
+    }
+    imap::DateTime when{std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count(), 0};
+    if (i < a.size() && a[i].kind == Value::Kind::kString && !a[i].literal) {  // the date is quoted, the message a literal
+      auto d = imap::ParseDateTime(a[i].str());
+      if (!d) return "BAD '" + a[i].str() + "' is not an IMAP date-time (\"17-Jul-1996 02:44:25 -0700\")";
+      when = *d;
+      ++i;
+    }
+    if (i >= a.size() || a[i].kind != Value::Kind::kString || !a[i].literal) return "BAD APPEND's message must be a literal";
+    const std::string& msg = a[i].str();
+    if (msg.empty()) return "NO an empty message cannot be appended";
+    item.message = msg;
+    item.internal_date = when.epoch;
+    item.internal_zone = when.zone_minutes;
+    items.push_back(std::move(item));
     ++i;
   }
-  imap::DateTime when{std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count(), 0};
-  if (i + 1 < a.size() && a[i].kind == Value::Kind::kString) {
-    auto d = imap::ParseDateTime(a[i].str());
-    if (!d) return "BAD '" + a[i].str() + "' is not an IMAP date-time (\"17-Jul-1996 02:44:25 -0700\")";
-    when = *d;
-    ++i;
-  }
-  if (i + 1 != a.size() || a[i].kind != Value::Kind::kString) return "BAD APPEND's message must be a literal";
-  const std::string& msg = a[i].str();
-  if (msg.empty()) return "NO an empty message cannot be appended";
   store::FolderInfo folder;
   std::string missing;
   if (!LookupFolder(name, a[0].str(), "TRYCREATE", &folder, &missing)) return missing;
-  auto uid = db_->Append(mailbox_, name, msg, flags, keywords, when.epoch, when.zone_minutes);
-  if (!uid.ok()) {
-    if (uid.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uid.error().Message();
-    return "NO [SERVERBUG] " + uid.error().Message();
+  auto uids = db_->AppendMany(mailbox_, name, items);
+  if (!uids.ok()) {
+    if (uids.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uids.error().Message();
+    return "NO [SERVERBUG] " + uids.error().Message();
   }
   if (state_ == State::kSelected && name == folder_) Refresh(false);
-  return "OK [APPENDUID " + std::to_string(folder.uidvalidity) + " " + std::to_string(*uid) + "] APPEND completed";
+  return "OK [APPENDUID " + std::to_string(folder.uidvalidity) + " " + imap::SequenceSet(*uids) + "] APPEND completed";
 }
 
 bool Session::Resolve(const std::string& set, bool uid, std::vector<size_t>* out) {
@@ -682,9 +783,9 @@ void Session::Refresh(bool expunges) {
     bool present = j < msgs->size() && (*msgs)[j].uid == view_[i].uid;
     if (present) {
       const MessageRecord& now = (*msgs)[j];
+      // RFC 7162 §3.2.4: with QRESYNC the UID goes with every unsolicited FETCH.
       if (now.modseq != view_[i].modseq && (now.flags != view_[i].flags || now.keywords != view_[i].keywords))
-        out += "* " + std::to_string(next.size() + 1) + " FETCH (UID " + std::to_string(now.uid) + " FLAGS " +
-               FlagList(now) + ")\r\n";
+        out += "* " + std::to_string(next.size() + 1) + " FETCH (" + FlagsItems(now, qresync_) + ")\r\n";
       next.push_back(now);
     } else if (!expunges) {
       next.push_back(view_[i]);
@@ -696,11 +797,19 @@ void Session::Refresh(bool expunges) {
     std::string gone;
     size_t k = 0;
     std::vector<size_t> numbers;
+    std::vector<uint32_t> uids;
     for (size_t i = 0; i < view_.size(); ++i) {
       if (k < next.size() && next[k].uid == view_[i].uid) ++k;
-      else numbers.push_back(i + 1);
+      else {
+        numbers.push_back(i + 1);
+        uids.push_back(view_[i].uid);
+      }
     }
-    for (auto it = numbers.rbegin(); it != numbers.rend(); ++it) gone += "* " + std::to_string(*it) + " EXPUNGE\r\n";
+    if (qresync_) {
+      if (!uids.empty()) gone = "* VANISHED " + imap::SequenceSet(uids) + "\r\n";  // RFC 7162 §3.2.10
+    } else {
+      for (auto it = numbers.rbegin(); it != numbers.rend(); ++it) gone += "* " + std::to_string(*it) + " EXPUNGE\r\n";
+    }
     out = gone + out;
   }
   uint32_t last = view_.empty() ? 0 : view_.back().uid;
@@ -726,23 +835,39 @@ std::string Session::Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* u
 
 std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) {
   const auto& a = c.args;
-  if (a.size() != first + 3) return "BAD STORE takes a set, FLAGS/+FLAGS/-FLAGS[.SILENT] and flags";
+  // RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE modseq) item flags.
+  bool conditional = a.size() == first + 4 && a[first + 1].is_list();
+  uint64_t unchanged_since = 0;
+  if (conditional) {
+    const auto& mods = a[first + 1].items;
+    if (mods.size() != 2 || !mods[0].Is("UNCHANGEDSINCE") || !mods[1].is_number())
+      return "BAD STORE's modifier must be (UNCHANGEDSINCE modseq)";
+    unchanged_since = mods[1].number;
+    condstore_ = true;
+  }
+  size_t item_at = first + (conditional ? 2 : 1);
+  if (a.size() != item_at + 2) return "BAD STORE takes a set, [(UNCHANGEDSINCE n)], FLAGS/+FLAGS/-FLAGS[.SILENT] and flags";
   if (read_only_) return "NO [READ-ONLY] the folder was opened with EXAMINE";
   std::vector<size_t> idx;
   if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
-  std::string item = imap::AsciiUpper(a[first + 1].str());
+  std::string item = imap::AsciiUpper(a[item_at].str());
   bool silent = item.size() > 7 && item.substr(item.size() - 7) == ".SILENT";
   if (silent) item.resize(item.size() - 7);
   int mode = item == "FLAGS" ? 0 : item == "+FLAGS" ? 1 : item == "-FLAGS" ? -1 : 2;
   if (mode == 2) return "BAD STORE item must be FLAGS, +FLAGS or -FLAGS (optionally .SILENT)";
-  std::vector<Value> list = a[first + 2].is_list() ? a[first + 2].items : std::vector<Value>{a[first + 2]};
+  std::vector<Value> list = a[item_at + 1].is_list() ? a[item_at + 1].items : std::vector<Value>{a[item_at + 1]};
   uint32_t flags = 0;
   std::vector<std::string> keywords;
   std::string why;
   if (!ParseFlags(list, &flags, &keywords, &why)) return "BAD " + why;
   std::string out;
+  std::vector<uint32_t> modified;  // failed the UNCHANGEDSINCE test: numbers, or UIDs for UID STORE
   for (size_t i : idx) {
     MessageRecord& m = view_[i];
+    if (conditional && m.modseq > unchanged_since) {
+      modified.push_back(uid ? m.uid : uint32_t(i + 1));
+      continue;
+    }
     uint32_t nf = mode == 0 ? flags : mode > 0 ? (m.flags | flags) : (m.flags & ~flags);
     std::vector<std::string> nk;
     if (mode == 0) nk = keywords;
@@ -754,7 +879,8 @@ std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) 
       for (auto& k : m.keywords)
         if (std::find(keywords.begin(), keywords.end(), k) == keywords.end()) nk.push_back(k);
     }
-    if (nf != m.flags || nk != m.keywords) {
+    bool changed = nf != m.flags || nk != m.keywords;
+    if (changed) {
       auto ms = db_->SetFlags(mailbox_, folder_, m.uid, nf, nk);
       if (!ms.ok()) {
         if (ms.error().code() == Code::kNotFound) continue;  // expunged by another session meanwhile
@@ -764,19 +890,60 @@ std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) 
       m.keywords = nk;
       m.modseq = *ms;
     }
-    if (!silent)
-      out += "* " + std::to_string(i + 1) + " FETCH (FLAGS " + FlagList(m) + (uid ? " UID " + std::to_string(m.uid) : "") +
-             ")\r\n";
+    std::string prefix = "* " + std::to_string(i + 1) + " FETCH (";
+    if (!silent) out += prefix + FlagsItems(m, uid) + ")\r\n";
+    else if (changed && condstore_)  // RFC 7162 §3.1.3: the new MODSEQ is told even when silent
+      out += prefix + "UID " + std::to_string(m.uid) + " MODSEQ (" + std::to_string(m.modseq) + "))\r\n";
   }
   Send(out);
-  return std::string(uid ? "OK UID STORE" : "OK STORE") + " completed";
+  std::string done = std::string(uid ? "UID STORE" : "STORE") + " completed";
+  if (!modified.empty()) {
+    std::sort(modified.begin(), modified.end());
+    return "OK [MODIFIED " + imap::SequenceSet(modified) + "] " + done + " but for messages changed since " +
+           std::to_string(unchanged_since);
+  }
+  return "OK " + done;
 }
 
 std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
   const auto& a = c.args;
-  if (a.size() != first + 2) return "BAD FETCH takes a set and data items";
+  if (a.size() != first + 2 && !(a.size() == first + 3 && a[first + 2].is_list()))
+    return "BAD FETCH takes a set, data items and optional modifiers";
   std::vector<size_t> idx;
   if (!Resolve(a[first].str(), uid, &idx)) return "BAD '" + a[first].str() + "' is not a valid set here";
+  // RFC 7162 modifiers: (CHANGEDSINCE modseq [VANISHED]).
+  bool changed_since = false, vanished = false;
+  uint64_t since = 0;
+  if (a.size() == first + 3) {
+    const auto& mods = a[first + 2].items;
+    for (size_t i = 0; i < mods.size(); ++i) {
+      if (mods[i].Is("CHANGEDSINCE") && i + 1 < mods.size() && mods[i + 1].is_number()) {
+        changed_since = true;
+        since = mods[++i].number;
+      } else if (mods[i].Is("VANISHED")) {
+        vanished = true;
+      } else {
+        return "BAD FETCH modifier '" + mods[i].str() + "' is not one this server knows";
+      }
+    }
+    if (!changed_since) return "BAD FETCH's modifiers need CHANGEDSINCE";
+    if (vanished && (!uid || !qresync_)) return "BAD VANISHED needs UID FETCH and QRESYNC enabled (RFC 7162 §3.2.6)";
+    condstore_ = true;
+    std::vector<size_t> kept;
+    for (size_t i : idx)
+      if (view_[i].modseq > since) kept.push_back(i);
+    if (vanished) {
+      std::vector<std::pair<uint32_t, uint32_t>> ranges;
+      imap::ParseSequenceRanges(a[first].str(), view_.empty() ? 1 : view_.back().uid, &ranges);
+      auto gone = db_->ExpungedSince(mailbox_, folder_, since);
+      if (!gone.ok()) return "NO [SERVERBUG] " + gone.error().Message();
+      std::vector<uint32_t> told;
+      for (uint32_t u : *gone)
+        if (imap::InRanges(ranges, u)) told.push_back(u);
+      if (!told.empty()) Send("* VANISHED (EARLIER) " + imap::SequenceSet(told) + "\r\n");
+    }
+    idx = std::move(kept);
+  }
   std::vector<std::string> items;
   if (a[first + 1].is_list()) {
     for (const auto& v : a[first + 1].items) items.push_back(v.str());
@@ -787,11 +954,14 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     else if (m == "FULL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"};
     else items = {a[first + 1].str()};
   }
-  if (uid && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "UID"); }))
+  if (std::any_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "MODSEQ"); })) condstore_ = true;
+  if ((uid || condstore_) && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "UID"); }))
     items.insert(items.begin(), "UID");
+  if (condstore_ && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "MODSEQ"); }))
+    items.push_back("MODSEQ");
   struct Item {
     std::string name;      // as echoed ("BODY[HEADER]<0>")
-    enum { kUid, kFlags, kDate, kSize, kBody, kEnvelope, kStructure, kBodyBasic } kind;
+    enum { kUid, kFlags, kDate, kSize, kBody, kEnvelope, kStructure, kBodyBasic, kModseq } kind;
     std::string section;   // "", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "MIME"
     std::vector<int> path; // part numbers ("1.2" → {1, 2}); empty: the whole message
     std::vector<std::string> fields;
@@ -803,6 +973,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     std::string u = imap::AsciiUpper(raw);
     if (u == "UID") plan.push_back({"UID", Item::kUid});
     else if (u == "FLAGS") plan.push_back({"FLAGS", Item::kFlags});
+    else if (u == "MODSEQ") plan.push_back({"MODSEQ", Item::kModseq});
     else if (u == "INTERNALDATE") plan.push_back({"INTERNALDATE", Item::kDate});
     else if (u == "RFC822.SIZE") plan.push_back({"RFC822.SIZE", Item::kSize});
     else if (u == "RFC822") plan.push_back({"RFC822", Item::kBody, ""});
@@ -879,10 +1050,23 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
       return "BAD FETCH item '" + raw + "' is not one this server knows";
     }
   }
+  bool marks_seen = !read_only_ && std::any_of(plan.begin(), plan.end(), [](const Item& x) {
+    return x.kind == Item::kBody && !x.peek;
+  });
   for (size_t i : idx) {
     MessageRecord& m = view_[i];
     std::string out = "* " + std::to_string(i + 1) + " FETCH (";
+    // A non-PEEK body fetch sets \\Seen (RFC 3501 §6.4.5), before the items
+    // are written so that FLAGS and MODSEQ in this response are the new ones.
     bool set_seen = false;
+    if (marks_seen && !(m.flags & store::kSeen)) {
+      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, m.flags | store::kSeen, m.keywords);
+      if (ms.ok()) {
+        m.flags |= store::kSeen;
+        m.modseq = *ms;
+        set_seen = true;
+      }
+    }
     std::string body;
     bool have_body = false;
     store::MimePart tree;  // parsed on first need
@@ -894,6 +1078,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
       switch (it.kind) {
         case Item::kUid: out += "UID " + std::to_string(m.uid); break;
         case Item::kFlags: out += "FLAGS " + FlagList(m); break;
+        case Item::kModseq: out += "MODSEQ (" + std::to_string(m.modseq) + ")"; break;
         case Item::kDate: out += "INTERNALDATE \"" + imap::FormatDateTime({m.internal_date, m.internal_zone}) + "\""; break;
         case Item::kSize: out += "RFC822.SIZE " + std::to_string(m.size); break;
         case Item::kEnvelope:
@@ -945,20 +1130,12 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
           // A part that does not exist is empty, as Dovecot answers it.
           if (it.partial) part = it.offset >= part.size() ? "" : part.substr(it.offset, it.length);
           out += it.name + " {" + std::to_string(part.size()) + "}\r\n" + part;
-          if (!it.peek && !read_only_ && !(m.flags & store::kSeen)) set_seen = true;
           break;
         }
       }
     }
-    if (set_seen) {
-      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, m.flags | store::kSeen, m.keywords);
-      if (ms.ok()) {
-        m.flags |= store::kSeen;
-        m.modseq = *ms;
-        if (std::none_of(plan.begin(), plan.end(), [](const Item& x) { return x.kind == Item::kFlags; }))
-          out += " FLAGS " + FlagList(m);
-      }
-    }
+    if (set_seen && std::none_of(plan.begin(), plan.end(), [](const Item& x) { return x.kind == Item::kFlags; }))
+      out += " FLAGS " + FlagList(m);
     out += ")\r\n";
     if (!Send(out)) return "NO the client is gone";
   }
@@ -1035,44 +1212,26 @@ std::string Session::Idle() {
 }
 
 std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
-  // This increment: ALL, a sequence set, UID set, and the flag keys.
-  std::vector<size_t> hits;
-  for (size_t i = 0; i < view_.size(); ++i) hits.push_back(i);
-  for (size_t k = first; k < c.args.size(); ++k) {
-    std::string key = imap::AsciiUpper(c.args[k].str());
-    std::vector<size_t> keep;
-    auto filter = [&](auto pred) {
-      for (size_t i : hits)
-        if (pred(view_[i], i)) keep.push_back(i);
-    };
-    auto flag = [&](uint32_t bit, bool set) { filter([&](const MessageRecord& m, size_t) { return ((m.flags & bit) != 0) == set; }); };
-    if (key == "ALL") keep = hits;
-    else if (key == "SEEN") flag(store::kSeen, true);
-    else if (key == "UNSEEN") flag(store::kSeen, false);
-    else if (key == "DELETED") flag(store::kDeleted, true);
-    else if (key == "UNDELETED") flag(store::kDeleted, false);
-    else if (key == "FLAGGED") flag(store::kFlagged, true);
-    else if (key == "UNFLAGGED") flag(store::kFlagged, false);
-    else if (key == "ANSWERED") flag(store::kAnswered, true);
-    else if (key == "UNANSWERED") flag(store::kAnswered, false);
-    else if (key == "DRAFT") flag(store::kDraft, true);
-    else if (key == "UNDRAFT") flag(store::kDraft, false);
-    else if (key == "UID" && k + 1 < c.args.size()) {
-      std::vector<size_t> in;
-      if (!Resolve(c.args[++k].str(), true, &in)) return "BAD not a valid UID set";
-      filter([&](const MessageRecord&, size_t i) { return std::find(in.begin(), in.end(), i) != in.end(); });
-    } else {
-      std::vector<size_t> in;
-      if (!c.args[k].is_list() && Resolve(c.args[k].str(), false, &in)) {
-        filter([&](const MessageRecord&, size_t i) { return std::find(in.begin(), in.end(), i) != in.end(); });
-      } else {
-        return "NO [CANNOT] search key '" + c.args[k].str() + "' is not served yet";
-      }
-    }
-    hits = std::move(keep);
-  }
+  SearchProgram program;
+  std::string err = program.Parse(c.args, first, uint32_t(view_.size()), view_.empty() ? 0 : view_.back().uid);
+  if (!err.empty()) return err;
+  if (program.has_modseq()) condstore_ = true;
   std::string out = "* SEARCH";
-  for (size_t i : hits) out += " " + std::to_string(uid ? view_[i].uid : uint32_t(i + 1));
+  uint64_t top = 0;
+  for (size_t i = 0; i < view_.size(); ++i) {
+    const MessageRecord& m = view_[i];
+    std::unique_ptr<imap::SearchText> text;
+    if (program.needs_header() || program.needs_body()) {
+      auto body = db_->ReadBody(m.body);
+      if (!body.ok()) return "NO [SERVERBUG] " + body.error().Message();
+      text = std::make_unique<imap::SearchText>(*body, !program.needs_body());
+    }
+    if (!program.Matches(m, uint32_t(i + 1), text.get())) continue;
+    out += " " + std::to_string(uid ? m.uid : uint32_t(i + 1));
+    top = std::max(top, m.modseq);
+  }
+  // RFC 7162 §3.1.5: a search with MODSEQ tells the highest MODSEQ found.
+  if (program.has_modseq() && top) out += " (MODSEQ " + std::to_string(top) + ")";
   Send(out + "\r\n");
   return std::string(uid ? "OK UID SEARCH" : "OK SEARCH") + " completed";
 }
