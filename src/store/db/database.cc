@@ -666,7 +666,29 @@ Result<Database::FolderState*> Database::LoadFolderState(uint64_t mbox, uint32_t
   if (st.uidnext == 0) st.uidnext = 1;
   if (db_->Get(rocksdb::ReadOptions(), CounterKey(mbox, folder, 'm'), &v).ok())
     st.modseq = ReadFixed64(v);
+  // RFC 7162: a mod-sequence is at least 1, and a client that was told a
+  // HIGHESTMODSEQ must see every later change above it: an untouched
+  // folder reports 1 and its first change gets 2.
+  if (st.modseq == 0) st.modseq = 1;
+  // Keywords: one key each ("C" mbox folder 'k' keyword → order of first
+  // use), so that concurrent batches adding different ones lose none.
+  std::vector<std::pair<uint64_t, std::string>> kws;
+  std::string kp = CounterKey(mbox, folder, 'k');
+  std::unique_ptr<rocksdb::Iterator> ki(db_->NewIterator(rocksdb::ReadOptions()));
+  for (ki->Seek(kp); ki->Valid() && ki->key().starts_with(kp); ki->Next())
+    kws.emplace_back(ReadFixed64(ki->value().ToString()), ki->key().ToString().substr(kp.size()));
+  std::sort(kws.begin(), kws.end());
+  for (auto& [order, k] : kws) st.keywords.push_back(std::move(k));
   return &(folders_[key] = st);
+}
+
+void Database::NoteKeywords(FolderState* st, uint64_t mbox, uint32_t folder, const std::vector<std::string>& keywords,
+                            rocksdb::WriteBatch* batch) {
+  for (const auto& k : keywords)
+    if (std::find(st->keywords.begin(), st->keywords.end(), k) == st->keywords.end()) {
+      st->keywords.push_back(k);
+      batch->Put(CounterKey(mbox, folder, 'k') + k, Fixed64(st->keywords.size()));
+    }
 }
 
 std::vector<FolderInfo> Database::FolderRecords(uint64_t mbox) {
@@ -785,6 +807,7 @@ Result<FolderInfo> Database::GetFolder(const std::string& mailbox, const std::st
     FolderState* st = MX_TRY(LoadFolderState(mbox, f.id));
     f.uidnext = st->uidnext;
     f.highestmodseq = st->modseq;
+    f.keywords = st->keywords;
     return f;
   }
   return Error(Code::kFolderNotFound, "no such folder", mailbox + "/" + folder, "the mailbox has no folder of this name");
@@ -869,6 +892,7 @@ Result<std::vector<uint32_t>> Database::AppendMany(const std::string& mailbox, c
                   {"s", item.message.size()}, {"b", json::binary(std::vector<uint8_t>(ids[i].begin(), ids[i].end()))}};
       if (!item.keywords.empty()) rec["k"] = item.keywords;
       batch.Put(MessageKey(mbox, fid, uid), ToCbor(rec));
+      NoteKeywords(st, mbox, fid, item.keywords, &batch);
       out.push_back(uid);
     }
     batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
@@ -903,6 +927,7 @@ Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& 
                   {"s", message.size()}, {"b", json::binary(std::vector<uint8_t>(id.begin(), id.end()))}};
       if (!keywords.empty()) rec["k"] = keywords;
       batch.Put(MessageKey(mbox, fid, uid), ToCbor(rec));
+      NoteKeywords(st, mbox, fid, keywords, &batch);
       batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
       batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
       out.push_back({mailbox, uid});
@@ -1081,6 +1106,11 @@ Result<uint64_t> Database::SetFlags(const std::string& mailbox, const std::strin
   rec["m"] = modseq;
   rocksdb::WriteBatch batch = NewBatch();
   batch.Put(key, ToCbor(rec));
+  {
+    std::lock_guard<std::mutex> l(alloc_mu_);
+    FolderState* st = MX_TRY(LoadFolderState(mbox, fid));
+    NoteKeywords(st, mbox, fid, keywords, &batch);
+  }
   batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
   MX_CHECK(Commit(&batch));
   return modseq;
@@ -1144,6 +1174,7 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> Database::Copy(const std::str
       json copy = rec;
       copy["m"] = modseq;
       batch.Put(MessageKey(mbox, dst, nuid), ToCbor(copy));
+      if (copy.contains("k")) NoteKeywords(st, mbox, dst, copy["k"].get<std::vector<std::string>>(), &batch);
       out.emplace_back(uid, nuid);
     }
     batch.Merge(CounterKey(mbox, dst, 'u'), Fixed64(st->uidnext));

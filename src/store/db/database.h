@@ -63,6 +63,9 @@ struct FolderInfo {
   uint32_t uidnext = 1;
   uint64_t highestmodseq = 0;
   uint32_t messages = 0;     // filled by ListFolders
+  /// Keywords ever used in the folder, in order of first use (IMAP's FLAGS
+  /// lists them); filled by GetFolder.
+  std::vector<std::string> keywords;
   bool subscribed = true;
 };
 
@@ -280,7 +283,12 @@ class Database {
   struct FolderState {
     uint32_t uidnext = 1;
     uint64_t modseq = 0;
+    std::vector<std::string> keywords;  // every keyword ever set in the folder, in order of first use
   };
+  /// Adds `keywords` new to the folder to its list (in memory, and one key
+  /// each in `batch`). Call with alloc_mu_ held.
+  void NoteKeywords(FolderState* st, uint64_t mbox, uint32_t folder, const std::vector<std::string>& keywords,
+                    rocksdb::WriteBatch* batch);
   Database(std::string dir, DatabaseOptions options);
 
   /// Registers a call in flight; DATABASE_NOT_MOUNTED once dismount began.

@@ -98,7 +98,7 @@ TEST_F(StoreTest, DeliveredMessageReadsBackByteExactAndBodyIsStoredOnce) {
   for (const auto& f : *folders)
     if (f.name == "INBOX") {
       EXPECT_EQ(f.uidnext, 2u);
-      EXPECT_EQ(f.highestmodseq, 1u);
+      EXPECT_EQ(f.highestmodseq, 2u);  // 1 for the empty folder, then the delivery
       EXPECT_EQ(f.messages, 1u);
     }
 }
@@ -311,7 +311,7 @@ TEST_F(StoreTest, FlagsAndExpungeAdvanceModseqAndRecordVanishedUids) {
   auto db = store_->Get("db01");
   auto m1 = db->SetFlags("alice@example.test", "INBOX", 2, kSeen | kFlagged, {"$Important"});
   ASSERT_TRUE(m1.ok()) << m1.error().Full();
-  EXPECT_EQ(*m1, 4u);  // three deliveries, then this change
+  EXPECT_EQ(*m1, 5u);  // 1 when empty, three deliveries, then this change
   auto before_expunge = *m1;
   auto m2 = db->Expunge("alice@example.test", "INBOX", {1, 3, 99});
   ASSERT_TRUE(m2.ok());
@@ -325,7 +325,7 @@ TEST_F(StoreTest, FlagsAndExpungeAdvanceModseqAndRecordVanishedUids) {
   EXPECT_EQ((*msgs)[0].uid, 2u);
   EXPECT_EQ((*msgs)[0].flags, kSeen | kFlagged);
   EXPECT_EQ((*msgs)[0].keywords, std::vector<std::string>{"$Important"});
-  EXPECT_EQ((*msgs)[0].modseq, 4u);
+  EXPECT_EQ((*msgs)[0].modseq, 5u);
   EXPECT_EQ(*db->ExpungedSince("alice@example.test", "INBOX", 0), (std::vector<uint32_t>{1, 3}));
   EXPECT_TRUE(db->ExpungedSince("alice@example.test", "INBOX", *m2)->empty());
   auto folders = db->ListFolders("alice@example.test");

@@ -133,6 +133,8 @@ class Session {
   std::string List(const ParsedCommand& c, bool lsub);
   std::string Select(const ParsedCommand& c, bool read_only);
   std::string FolderStatus(const ParsedCommand& c);
+  /// "MESSAGES 3 UIDNEXT 9" for STATUS and LIST-STATUS; "" or the error reply.
+  std::string StatusItems(const store::FolderInfo& folder, const std::vector<Value>& want, std::string* items);
   std::string Create(const ParsedCommand& c);
   std::string Delete(const ParsedCommand& c);
   std::string Rename(const ParsedCommand& c);
@@ -146,6 +148,11 @@ class Session {
   std::string Enable(const ParsedCommand& c);
   /// "UID 7 FLAGS (\\Seen) MODSEQ (12)" as this session's extensions want it.
   std::string FlagsItems(const MessageRecord& m, bool with_uid) const;
+  /// "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the folder's keywords.
+  std::string FolderFlags() const;
+  /// Sends FolderFlags() again when the folder's keyword list grew (as
+  /// Dovecot does: a client learns keywords from FLAGS).
+  void TellKeywords();
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
@@ -176,6 +183,7 @@ class Session {
   uint64_t synced_ = 0;              // the database's commit generation view_ was last read at
   bool withheld_ = false;            // view_ keeps expunged messages not yet told
   uint64_t highestmodseq_ = 0;       // of the selected folder, as last told
+  std::vector<std::string> keywords_;  // the folder's keywords as last told in FLAGS
   // RFC 7162: CONDSTORE is on after ENABLE or the first command that uses
   // it (MODSEQ then goes with every FLAGS this session is sent); QRESYNC
   // only after ENABLE (expunges are then told as VANISHED).
@@ -184,6 +192,7 @@ class Session {
 
 std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS MOVE IDLE UNSELECT ID NAMESPACE CHILDREN SPECIAL-USE SASL-IR MULTIAPPEND "
+                     "LIST-EXTENDED LIST-STATUS STATUS=SIZE "
                      "CONDSTORE QRESYNC ENABLE APPENDLIMIT=" +
                      std::to_string(o_.append_limit);
   if (state_ == State::kNotAuthenticated) {
@@ -424,26 +433,79 @@ bool Session::LookupFolder(const std::string& name, const std::string& as_sent, 
 }
 
 std::string Session::List(const ParsedCommand& c, bool lsub) {
-  if (c.args.size() != 2) return "BAD " + std::string(lsub ? "LSUB" : "LIST") + " takes a reference and a pattern";
-  std::string ref = c.args[0].str(), pat = c.args[1].str();
   const char* verb = lsub ? "LSUB" : "LIST";
-  if (pat.empty()) {
+  const auto& a = c.args;
+  // RFC 5258 LIST-EXTENDED: LIST [(selection)] reference (pattern | (patterns))
+  // [RETURN (options)], and RFC 5819's RETURN (STATUS (items)). Every folder
+  // of this store is subscribed, so SUBSCRIBED selects them all.
+  size_t i = 0;
+  bool special_only = false, extended = false, subscribed = false;
+  if (!lsub && i < a.size() && a[i].is_list()) {
+    extended = true;
+    for (const auto& o : a[i].items) {
+      std::string opt = imap::AsciiUpper(o.str());
+      if (opt == "SPECIAL-USE") special_only = true;
+      else if (opt == "SUBSCRIBED") subscribed = true;
+      else if (opt != "REMOTE" && opt != "RECURSIVEMATCH")
+        return "BAD LIST selection option '" + o.str() + "' is not one this server knows";
+    }
+    ++i;
+  }
+  if (a.size() < i + 2) return std::string("BAD ") + verb + " takes a reference and a pattern";
+  std::string ref = a[i].str();
+  std::vector<std::string> patterns;
+  if (a[i + 1].is_list() && !lsub) {
+    extended = true;
+    for (const auto& p : a[i + 1].items) patterns.push_back(p.str());
+  } else {
+    patterns.push_back(a[i + 1].str());
+  }
+  i += 2;
+  bool ret_subscribed = false;
+  const Value* status_items = nullptr;
+  if (!lsub && i < a.size()) {
+    if (!(a[i].Is("RETURN") && i + 1 < a.size() && a[i + 1].is_list() && i + 2 == a.size()))
+      return "BAD LIST takes [(selection)] reference pattern [RETURN (options)]";
+    const auto& opts = a[i + 1].items;
+    for (size_t k = 0; k < opts.size(); ++k) {
+      std::string opt = imap::AsciiUpper(opts[k].str());
+      if (opt == "SUBSCRIBED") ret_subscribed = true;
+      else if (opt == "STATUS" && k + 1 < opts.size() && opts[k + 1].is_list()) status_items = &opts[++k];
+      else if (opt != "CHILDREN" && opt != "SPECIAL-USE")
+        return "BAD LIST return option '" + opts[k].str() + "' is not one this server knows";
+    }
+    extended = true;
+  } else if (i != a.size()) {
+    return std::string("BAD ") + verb + " takes a reference and a pattern";
+  }
+  if (patterns.size() == 1 && patterns[0].empty() && !extended) {
     Send(std::string("* ") + verb + " (\\Noselect) \"/\" \"\"\r\n");
     return std::string("OK ") + verb + " completed";
   }
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  std::string full = ref + pat;
   for (const auto& f : *folders) {
     std::string wire = imap::EncodeMailboxName(f.name);
-    bool match = f.name == "INBOX" ? Wildcard(imap::AsciiUpper(full.substr(0, 5)) + full.substr(std::min<size_t>(5, full.size())), wire)
-                                   : Wildcard(full, wire);
-    if (!match) continue;
+    bool match = false;
+    for (const auto& pat : patterns) {
+      if (pat.empty()) continue;
+      std::string full = ref + pat;
+      match = match || (f.name == "INBOX"
+                            ? Wildcard(imap::AsciiUpper(full.substr(0, 5)) + full.substr(std::min<size_t>(5, full.size())), wire)
+                            : Wildcard(full, wire));
+    }
+    if (!match || (special_only && f.special_use.empty())) continue;
     bool children = std::any_of(folders->begin(), folders->end(),
                                 [&](const store::FolderInfo& g) { return g.name.rfind(f.name + "/", 0) == 0; });
     std::string attrs = children ? "\\HasChildren" : "\\HasNoChildren";
+    if (ret_subscribed || subscribed) attrs += " \\Subscribed";
     if (!f.special_use.empty()) attrs += " " + f.special_use;
     Send(std::string("* ") + verb + " (" + attrs + ") \"/\" " + ImapString(wire) + "\r\n");
+    if (status_items) {
+      std::string items, why = StatusItems(f, status_items->items, &items);
+      if (!why.empty()) return why;
+      Send("* STATUS " + ImapString(wire) + " (" + items + ")\r\n");
+    }
   }
   return std::string("OK ") + verb + " completed";
 }
@@ -476,6 +538,22 @@ std::string Session::FlagsItems(const MessageRecord& m, bool with_uid) const {
   out += "FLAGS " + FlagList(m);
   if (condstore_) out += " MODSEQ (" + std::to_string(m.modseq) + ")";
   return out;
+}
+
+std::string Session::FolderFlags() const {
+  std::string kw;
+  for (const auto& k : keywords_) kw += " " + k;
+  std::string out = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + ")\r\n";
+  out += std::string("* OK [PERMANENTFLAGS (") + (read_only_ ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + " \\*") +
+         ")] flags\r\n";
+  return out;
+}
+
+void Session::TellKeywords() {
+  auto folder = db_->GetFolder(mailbox_, folder_);
+  if (!folder.ok() || folder->keywords == keywords_) return;
+  keywords_ = folder->keywords;
+  Send(FolderFlags());
 }
 
 std::string Session::Select(const ParsedCommand& c, bool read_only) {
@@ -543,9 +621,8 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
       break;
     }
   std::string out = "* " + std::to_string(view_.size()) + " EXISTS\r\n* 0 RECENT\r\n";
-  out += "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n";
-  out += std::string("* OK [PERMANENTFLAGS (") + (read_only ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*") +
-         ")] flags\r\n";
+  keywords_ = folder.keywords;
+  out += FolderFlags();
   if (unseen) out += "* OK [UNSEEN " + std::to_string(unseen) + "] first unseen\r\n";
   out += "* OK [UIDVALIDITY " + std::to_string(folder.uidvalidity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(folder.uidnext) + "] predicted next UID\r\n";
@@ -567,6 +644,28 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + verb + " completed";
 }
 
+std::string Session::StatusItems(const store::FolderInfo& folder, const std::vector<Value>& want, std::string* items) {
+  auto msgs = db_->ListMessages(mailbox_, folder.name);
+  if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
+  for (const auto& v : want) {
+    std::string k = imap::AsciiUpper(v.str());
+    uint64_t val = 0;
+    if (k == "MESSAGES") val = msgs->size();
+    else if (k == "RECENT") val = 0;
+    else if (k == "UIDNEXT") val = folder.uidnext;
+    else if (k == "UIDVALIDITY") val = folder.uidvalidity;
+    else if (k == "UNSEEN") val = std::count_if(msgs->begin(), msgs->end(), [](const MessageRecord& m) { return !(m.flags & store::kSeen); });
+    else if (k == "SIZE") for (const auto& m : *msgs) val += m.size;
+    else if (k == "HIGHESTMODSEQ") {
+      condstore_ = true;
+      val = folder.highestmodseq;
+      for (const auto& m : *msgs) val = std::max<uint64_t>(val, m.modseq);
+    } else return "BAD STATUS item " + v.str() + " is not one this server knows";
+    *items += (items->empty() ? "" : " ") + k + " " + std::to_string(val);
+  }
+  return "";
+}
+
 std::string Session::FolderStatus(const ParsedCommand& c) {
   if (c.args.size() != 2 || !c.args[1].is_list()) return "BAD STATUS takes a folder name and a list of items";
   std::string name, why;
@@ -574,25 +673,9 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
   store::FolderInfo folder;
   std::string missing;
   if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing)) return missing;
-  auto msgs = db_->ListMessages(mailbox_, name);
-  if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   std::string items;
-  for (const auto& v : c.args[1].items) {
-    std::string k = imap::AsciiUpper(v.str());
-    uint64_t val;
-    if (k == "MESSAGES") val = msgs->size();
-    else if (k == "RECENT") val = 0;
-    else if (k == "UIDNEXT") val = folder.uidnext;
-    else if (k == "UIDVALIDITY") val = folder.uidvalidity;
-    else if (k == "UNSEEN") val = std::count_if(msgs->begin(), msgs->end(), [](const MessageRecord& m) { return !(m.flags & store::kSeen); });
-    else if (k == "HIGHESTMODSEQ") {
-      condstore_ = true;
-      val = folder.highestmodseq;
-      for (const auto& m : *msgs) val = std::max<uint64_t>(val, m.modseq);
-    }
-    else return "BAD STATUS item " + v.str() + " is not one this server knows";
-    items += (items.empty() ? "" : " ") + k + " " + std::to_string(val);
-  }
+  std::string err = StatusItems(folder, c.args[1].items, &items);
+  if (!err.empty()) return err;
   Send("* STATUS " + ImapString(imap::EncodeMailboxName(name)) + " (" + items + ")\r\n");
   return "OK STATUS completed";
 }
@@ -772,6 +855,7 @@ void Session::Refresh(bool expunges) {
   auto msgs = db_->ListMessages(mailbox_, folder_);
   if (!msgs.ok()) return;
   synced_ = generation;
+  TellKeywords();
   std::string out;
   std::vector<MessageRecord> next;
   // Expunged: gone from the store. Told (highest number first, so numbers
@@ -816,7 +900,8 @@ void Session::Refresh(bool expunges) {
   size_t before = next.size();
   for (const auto& m : *msgs)
     if (m.uid > last) next.push_back(m);
-  if (next.size() != before || next.size() != view_.size()) out += "* " + std::to_string(next.size()) + " EXISTS\r\n";
+  // EXISTS only for new messages: after expunges the count is known already.
+  if (next.size() != before) out += "* " + std::to_string(next.size()) + " EXISTS\r\n";
   view_ = std::move(next);
   if (!out.empty()) Send(out);
 }
@@ -895,6 +980,10 @@ std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) 
     else if (changed && condstore_)  // RFC 7162 §3.1.3: the new MODSEQ is told even when silent
       out += prefix + "UID " + std::to_string(m.uid) + " MODSEQ (" + std::to_string(m.modseq) + "))\r\n";
   }
+  if (std::any_of(keywords.begin(), keywords.end(), [&](const std::string& k) {
+        return std::find(keywords_.begin(), keywords_.end(), k) == keywords_.end();
+      }))
+    TellKeywords();
   Send(out);
   std::string done = std::string(uid ? "UID STORE" : "STORE") + " completed";
   if (!modified.empty()) {
