@@ -92,6 +92,7 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path) {
   MX_CHECK(num("limits.max_message_size", &c.max_message_size));
   MX_CHECK(num("limits.max_recipients", &c.max_recipients));
   MX_CHECK(num("limits.max_connections", &c.max_connections));
+  MX_CHECK(num("imap.max_connections_per_user", &c.imap_max_connections_per_user));
   MX_CHECK(num("limits.idle_timeout_seconds", &c.idle_timeout));
   MX_CHECK(num("limits.dismount_timeout_ms", &c.dismount_timeout_ms));
   std::string mode = "group";

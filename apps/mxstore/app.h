@@ -23,6 +23,7 @@ struct StoreConfig {
   std::vector<std::string> imap_tls;              // imap.listen_tls: implicit TLS
   std::string imap_tls_cert, imap_tls_key;        // default: the backup service's
   bool imap_allow_plaintext_auth = false;
+  uint64_t imap_max_connections_per_user = 20;
   std::string backup_token_file;
   std::string backup_tls_cert, backup_tls_key, backup_tls_client_ca;
   int backup_freeze_deadline_ms = 10000;

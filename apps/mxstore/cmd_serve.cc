@@ -46,6 +46,7 @@ Status Serve(const std::string& config_path) {
   imap_options.hostname = cfg.hostname;
   imap_options.append_limit = cfg.max_message_size;
   imap_options.allow_plaintext_auth = cfg.imap_allow_plaintext_auth;
+  imap_options.max_connections_per_user = cfg.imap_max_connections_per_user;
   std::shared_ptr<net::TlsServerContext> imap_tls;
   if (!cfg.imap_tls_cert.empty() && !cfg.imap_tls_key.empty()) {
     auto t = net::TlsServerContext::Load(cfg.imap_tls_cert, cfg.imap_tls_key);

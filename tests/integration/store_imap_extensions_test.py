@@ -13,7 +13,9 @@ mxstore, over a raw socket so that every untagged response is seen:
   charset, OR/NOT/lists, dates (SINCE/BEFORE/ON, SENT*), sizes, keywords,
   CHARSET; an unknown charset is NO [BADCHARSET];
 - MULTIAPPEND (RFC 3502): several messages in one APPEND, one APPENDUID set;
-  one bad message in the group appends none.
+  one bad message in the group appends none;
+- imap.max_connections_per_user: the login beyond it is NO [LIMIT] naming
+  the setting, and a logout frees a place.
 
 usage: store_imap_extensions_test.py MXSTORE"""
 
@@ -32,6 +34,11 @@ if os.path.isdir(MXSTORE):
 check = Checks()
 root = tempfile.mkdtemp(prefix="mx-imap-ext-")
 store = Store(MXSTORE, os.path.join(root, "store"))
+with open(store.config) as f:
+    conf = f.read()
+assert "# max_connections_per_user = 20" in conf, "mxstore init no longer writes the per-user limit line"
+with open(store.config, "w") as f:
+    f.write(conf.replace("# max_connections_per_user = 20", "max_connections_per_user = 3"))
 store.start()
 USER, PW = "carol@example.test", "carol-pw"
 store.add_user(USER, PW)
@@ -254,6 +261,17 @@ check("SEARCH nested too deep: BAD", " BAD " in t, t)
 u, t = a.cmd("UID SEARCH TEXT sommerhaus")
 check("UID SEARCH TEXT", any(ln.startswith("* SEARCH 2") for ln in u), u)
 
+# ---- connections per user (3 here) -----------------------------------------
+c = login()
+d = Raw()
+u, t = d.cmd("LOGIN %s %s" % (USER, PW))
+check("a 4th session of one user: NO [LIMIT] naming the setting",
+      "NO [LIMIT]" in t and "imap.max_connections_per_user" in t, t)
+c.ok("LOGOUT")
+u, t = d.cmd("LOGIN %s %s" % (USER, PW))
+check("after a logout the next login is accepted", " OK" in t, t)
+d.ok("LOGOUT")
+
 a.ok("LOGOUT")
 b.ok("LOGOUT")
-check.finish(store, root)
+sys.exit(check.finish(store, root))

@@ -107,8 +107,13 @@ std::string HeaderFields(std::string_view header, const std::vector<std::string>
 
 class Session {
  public:
-  Session(store::Store* store, const Options& o, net::Conn& conn, const net::TlsServerContext* tls_ctx)
-      : store_(store), o_(o), conn_(conn), tls_ctx_(tls_ctx), input_(conn, tls_), parser_(input_, Limits(o)) {}
+  Session(store::Store* store, const Options& o, net::Conn& conn, const net::TlsServerContext* tls_ctx,
+          UserSessions* sessions)
+      : store_(store), o_(o), conn_(conn), tls_ctx_(tls_ctx), sessions_(sessions), input_(conn, tls_),
+        parser_(input_, Limits(o)) {}
+  ~Session() {
+    if (!mailbox_.empty()) sessions_->Release(mailbox_);
+  }
   void Run(bool implicit_tls);
 
  private:
@@ -169,6 +174,7 @@ class Session {
   const Options& o_;
   net::Conn& conn_;
   const net::TlsServerContext* tls_ctx_;
+  UserSessions* sessions_;
   std::unique_ptr<net::TlsSession> tls_;  // before input_: it reads through it
   ConnInput input_;
   imap::CommandParser parser_;
@@ -367,6 +373,12 @@ std::string Session::Login(const std::string& user, const std::string& password)
   if (!where.ok()) return "NO [UNAVAILABLE] " + where.error().Message();
   db_ = store_->Get(*where);
   if (!db_) return "NO [UNAVAILABLE] the database of this mailbox is not mounted";
+  if (!sessions_->Acquire(mailbox, o_.max_connections_per_user)) {
+    log::Warn("imap: " + mailbox + " refused from " + conn_.peer() + ": " + std::to_string(o_.max_connections_per_user) +
+              " sessions already");
+    return "NO [LIMIT] this mailbox has " + std::to_string(o_.max_connections_per_user) +
+           " sessions open already (imap.max_connections_per_user); log out of one first";
+  }
   mailbox_ = mailbox;
   state_ = State::kAuthenticated;
   log::Info("imap: " + mailbox + " logged in from " + conn_.peer());
@@ -1327,9 +1339,23 @@ std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
 
 }  // namespace
 
+bool UserSessions::Acquire(const std::string& mailbox, size_t limit) {
+  std::lock_guard<std::mutex> l(mu_);
+  size_t& n = count_[mailbox];
+  if (n >= limit) return false;
+  ++n;
+  return true;
+}
+
+void UserSessions::Release(const std::string& mailbox) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = count_.find(mailbox);
+  if (it != count_.end() && --it->second == 0) count_.erase(it);
+}
+
 void ImapService::Serve(net::Conn& conn, bool implicit_tls) {
   if (implicit_tls && !tls_) return;  // cmd_serve never binds one without a context
-  Session s(store_, options_, conn, tls_.get());
+  Session s(store_, options_, conn, tls_.get(), &sessions_);
   s.Run(implicit_tls);
 }
 

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "net/server.h"
@@ -28,6 +30,19 @@ struct Options {
   size_t max_line = 64 << 10;              // a command outside literals
   int failed_login_delay_ms = 1000;        // each failed LOGIN/AUTHENTICATE waits this long
   bool allow_plaintext_auth = false;       // LOGIN without TLS from a non-loopback peer
+  size_t max_connections_per_user = 20;    // logged-in sessions of one mailbox at once
+};
+
+/// Logged-in sessions per mailbox, for Options::max_connections_per_user.
+class UserSessions {
+ public:
+  /// False when `mailbox` has `limit` sessions already.
+  bool Acquire(const std::string& mailbox, size_t limit);
+  void Release(const std::string& mailbox);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, size_t> count_;
 };
 
 class ImapService {
@@ -44,6 +59,7 @@ class ImapService {
   store::Store* store_;
   Options options_;
   std::shared_ptr<net::TlsServerContext> tls_;
+  UserSessions sessions_;
 };
 
 }  // namespace mx::imapd
