@@ -25,5 +25,6 @@ void RegisterServe(CLI::App& app, Globals& g);
 void RegisterDb(CLI::App& app, Globals& g);
 void RegisterMailbox(CLI::App& app, Globals& g);
 void RegisterUser(CLI::App& app, Globals& g);
+void RegisterFolder(CLI::App& app, Globals& g);
 
 }  // namespace mx::storecli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   RegisterDb(app, g);
   RegisterMailbox(app, g);
   RegisterUser(app, g);
+  RegisterFolder(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -83,6 +83,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       const json dbs = j.value("databases", json::object());
       const json mbs = j.value("mailboxes", json::object());
       const json users = j.value("users", json::object());
+      const json grants = j.value("grants", json::object());
+      for (const auto& [folder, who] : grants.items())
+        for (const auto& [user, access] : who.items()) store->grants_[folder][user] = access.get<std::string>();
       for (const auto& [k, v] : dbs.items()) store->database_mount_[k] = v.value("mount", true);
       for (const auto& [k, v] : mbs.items()) store->mailboxes_[k] = v.get<std::string>();
       for (const auto& [k, v] : users.items()) store->users_[k] = v.get<std::string>();
@@ -124,6 +127,7 @@ Status Store::SaveCatalog() {
   for (const auto& [k, v] : database_mount_) j["databases"][k] = {{"mount", v}};
   for (const auto& [k, v] : mailboxes_) j["mailboxes"][k] = v;
   for (const auto& [k, v] : users_) j["users"][k] = v;
+  if (!grants_.empty()) j["grants"] = grants_;
   return WriteFileAtomic(options_.data_dir + "/catalog.json", j.dump(2) + "\n");
 }
 
@@ -490,6 +494,70 @@ Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::
     }
   }
   return written;
+}
+
+Status Store::CreatePublicFolder(const std::string& folder, const std::string& database) {
+  if (folder.empty() || folder.front() == '/' || folder.back() == '/' || folder.find("//") != std::string::npos ||
+      std::any_of(folder.begin(), folder.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return Error(Code::kUsage, "invalid public folder name", folder, "", "use a name such as Announcements or Team/Plans");
+  bool exists;
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    exists = mailboxes_.count(kPublicMailbox) != 0;
+  }
+  if (!exists) MX_CHECK(CreateMailbox(kPublicMailbox, database));
+  auto [name, db] = MX_TRY(MailboxDatabase(kPublicMailbox, ""));
+  (void)name;
+  // Parents first, as IMAP CREATE makes them.
+  for (size_t slash = folder.find('/');; slash = folder.find('/', slash + 1)) {
+    std::string part = folder.substr(0, slash);
+    auto made = db->CreateFolder(kPublicMailbox, part, "");
+    if (!made.ok() && made.error().code() != Code::kMailboxExists) return std::move(made).error();
+    if (slash == std::string::npos) break;
+  }
+  return Ok();
+}
+
+Status Store::Grant(const std::string& folder, const std::string& user_in, const std::string& access) {
+  std::string user = NormalizeAddress(user_in);
+  if (access != "read" && access != "read-write" && access != "none")
+    return Error(Code::kUsage, "invalid access", access, "", "give read, read-write or none");
+  {
+    std::shared_lock<std::shared_mutex> l(catalog_mu_);
+    if (!users_.count(user))
+      return Error(Code::kNotFound, "cannot grant", user, "no such user",
+                   "`mxstore user list` shows the users; add one with `mxstore user add`");
+  }
+  auto [name, db] = MX_TRY(MailboxDatabase(kPublicMailbox, ""));
+  (void)name;
+  auto f = db->GetFolder(kPublicMailbox, folder);
+  if (!f.ok())
+    return Error(Code::kFolderNotFound, "cannot grant", "Public/" + folder, "there is no such public folder",
+                 "create it with `mxstore folder create-public`");
+  std::unique_lock<std::shared_mutex> l(catalog_mu_);
+  if (access == "none") {
+    grants_[folder].erase(user);
+    if (grants_[folder].empty()) grants_.erase(folder);
+  } else {
+    grants_[folder][user] = access;
+  }
+  return SaveCatalog();
+}
+
+std::map<std::string, std::string> Store::GrantsFor(const std::string& user_in) {
+  std::string user = NormalizeAddress(user_in);
+  std::map<std::string, std::string> out;
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  for (const auto& [folder, who] : grants_) {
+    auto it = who.find(user);
+    if (it != who.end()) out[folder] = it->second;
+  }
+  return out;
+}
+
+std::map<std::string, std::map<std::string, std::string>> Store::ListGrants() {
+  std::shared_lock<std::shared_mutex> l(catalog_mu_);
+  return grants_;
 }
 
 Status Store::AddUser(const std::string& user_in, const std::string& password) {

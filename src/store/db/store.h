@@ -107,6 +107,21 @@ class Store {
   /// MAILBOX_NOT_FOUND, FOLDER_NOT_FOUND (a --folder the source lacks).
   Result<ItemRestoreReport> RestoreItems(const ItemRestoreOptions& options);
 
+  /// Public folders (IMAP's "Public/" namespace) are folders of the mailbox
+  /// kPublicMailbox, seen by users only through grants.
+  static constexpr const char* kPublicMailbox = "#public";
+  /// Creates public folder `folder` (and its parents), and the public
+  /// mailbox in `database` when it does not exist yet. USAGE for a bad name.
+  Status CreatePublicFolder(const std::string& folder, const std::string& database);
+  /// Gives `user` "read" or "read-write" access to public folder `folder`,
+  /// or takes it away ("none"). NOT_FOUND for an unknown user,
+  /// FOLDER_NOT_FOUND for an unknown folder.
+  Status Grant(const std::string& folder, const std::string& user, const std::string& access);
+  /// Public folder → "read" or "read-write", for one user.
+  std::map<std::string, std::string> GrantsFor(const std::string& user);
+  /// Public folder → user → access.
+  std::map<std::string, std::map<std::string, std::string>> ListGrants();
+
   Status AddUser(const std::string& user, const std::string& password);
   Status SetPassword(const std::string& user, const std::string& password);
   Status RemoveUser(const std::string& user);
@@ -140,6 +155,7 @@ class Store {
   std::map<std::string, bool> database_mount_;          // name → mount at start; guarded by catalog_mu_
   std::map<std::string, std::string> mailboxes_;        // guarded by catalog_mu_
   std::map<std::string, std::string> users_;            // guarded by catalog_mu_
+  std::map<std::string, std::map<std::string, std::string>> grants_;  // public folder → user → access; catalog_mu_
   std::map<std::string, std::shared_ptr<Database>> open_;  // mounted ones; guarded by catalog_mu_
 };
 

@@ -87,6 +87,9 @@ json AdminService::Execute(const json& req) {
     if (cmd == "user.passwd") return Done(store_->SetPassword(str("name"), str("password")));
     if (cmd == "user.remove") return Done(store_->RemoveUser(str("name")));
     if (cmd == "user.list") return Ok(json(store_->ListUsers()));
+    if (cmd == "folder.create_public") return Done(store_->CreatePublicFolder(str("name"), str("database")));
+    if (cmd == "folder.grant") return Done(store_->Grant(str("name"), str("user"), str("access")));
+    if (cmd == "folder.grants") return Ok(json(store_->ListGrants()));
     if (cmd == "ping") return Ok("pong");
     return Fail(Error(Code::kUsage, "unknown admin command", cmd, "the daemon does not know it",
                       "use an mxstore CLI of the same version as the daemon"));

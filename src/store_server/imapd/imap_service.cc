@@ -117,6 +117,13 @@ class Session {
   void Run(bool implicit_tls);
 
  private:
+  /// Where a folder lives: the user's own mailbox, or a public folder the
+  /// user was granted (under "Public/").
+  struct Place {
+    std::shared_ptr<store::Database> db;
+    std::string mailbox, folder;
+    bool writable = true;
+  };
   static imap::CommandLimits Limits(const Options& o) {
     imap::CommandLimits l;
     l.max_line = o.max_line;
@@ -139,7 +146,8 @@ class Session {
   std::string Select(const ParsedCommand& c, bool read_only);
   std::string FolderStatus(const ParsedCommand& c);
   /// "MESSAGES 3 UIDNEXT 9" for STATUS and LIST-STATUS; "" or the error reply.
-  std::string StatusItems(const store::FolderInfo& folder, const std::vector<Value>& want, std::string* items);
+  std::string StatusItems(const Place& place, const store::FolderInfo& folder, const std::vector<Value>& want,
+                          std::string* items);
   std::string Create(const ParsedCommand& c);
   std::string Delete(const ParsedCommand& c);
   std::string Rename(const ParsedCommand& c);
@@ -163,8 +171,10 @@ class Session {
   void Refresh(bool expunges);
   /// The folder `name` of the user's mailbox; false with the tagged reply
   /// (NO [`code`] naming the folder as the client wrote it) when it is not there.
+  static bool IsPublic(const std::string& name) { return name == "Public" || name.rfind("Public/", 0) == 0; }
+  bool Same(const Place& p) const { return state_ == State::kSelected && p.db == sdb_ && p.mailbox == smailbox_ && p.folder == folder_; }
   bool LookupFolder(const std::string& name, const std::string& as_sent, const char* code, store::FolderInfo* out,
-                    std::string* reply);
+                    std::string* reply, Place* place = nullptr);
   /// A folder name from the wire (modified UTF-7) in UTF-8; "" and a reason when invalid.
   bool FolderName(const Value& v, std::string* out, std::string* why);
   /// Messages of the selected folder matching a sequence set (by UID or number), as indexes.
@@ -182,7 +192,10 @@ class Session {
   std::string mailbox_;  // the logged-in user's mailbox
   std::shared_ptr<store::Database> db_;
   int failed_logins_ = 0;
-  // The selected folder, as this session sees it.
+  // The selected folder, as this session sees it: its database and mailbox
+  // (the user's own, or the public one) and its name there.
+  std::shared_ptr<store::Database> sdb_;
+  std::string smailbox_;
   std::string folder_;
   bool read_only_ = false;
   std::vector<MessageRecord> view_;  // message sequence number = index + 1
@@ -303,7 +316,8 @@ std::string Session::Dispatch(const ParsedCommand& c) {
   if (n == "ENABLE") return Enable(c);
   // Authenticated or selected.
   if (n == "NAMESPACE") {
-    Send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+    // RFC 2342: personal "", no other users', shared "Public/".
+    Send("* NAMESPACE ((\"\" \"/\")) NIL ((\"Public/\" \"/\"))\r\n");
     return "OK NAMESPACE completed";
   }
   if (n == "LIST" || n == "LSUB") return List(c, n == "LSUB");
@@ -323,7 +337,7 @@ std::string Session::Dispatch(const ParsedCommand& c) {
       for (const auto& m : view_)
         if (m.flags & store::kDeleted) gone.push_back(m.uid);
       if (!gone.empty()) {
-        auto r = db_->Expunge(mailbox_, folder_, gone);
+        auto r = sdb_->Expunge(smailbox_, folder_, gone);
         if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
       }
     }
@@ -433,8 +447,26 @@ bool Session::FolderName(const Value& v, std::string* out, std::string* why) {
 }
 
 bool Session::LookupFolder(const std::string& name, const std::string& as_sent, const char* code,
-                           store::FolderInfo* out, std::string* reply) {
-  auto folder = db_->GetFolder(mailbox_, name);
+                           store::FolderInfo* out, std::string* reply, Place* place) {
+  Place here{db_, mailbox_, name, true};
+  if (IsPublic(name)) {
+    // A public folder exists for this user only when granted: one not
+    // granted answers exactly as one that does not exist.
+    std::string sub = name == "Public" ? "" : name.substr(7);
+    auto grants = store_->GrantsFor(mailbox_);
+    auto g = grants.find(sub);
+    auto where = store_->Locate(store::Store::kPublicMailbox);
+    here.db = where.ok() ? store_->Get(*where) : nullptr;
+    if (g == grants.end() || !here.db) {
+      *reply = std::string("NO [") + code + "] no folder named " + ImapString(as_sent);
+      return false;
+    }
+    here.mailbox = store::Store::kPublicMailbox;
+    here.folder = sub;
+    here.writable = g->second == "read-write";
+  }
+  auto folder = here.db->GetFolder(here.mailbox, here.folder);
+  if (place) *place = here;
   if (folder.ok()) {
     *out = std::move(*folder);
     return true;
@@ -494,9 +526,35 @@ std::string Session::List(const ParsedCommand& c, bool lsub) {
     Send(std::string("* ") + verb + " (\\Noselect) \"/\" \"\"\r\n");
     return std::string("OK ") + verb + " completed";
   }
-  auto folders = db_->ListFolders(mailbox_);
-  if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
-  for (const auto& f : *folders) {
+  auto own = db_->ListFolders(mailbox_);
+  if (!own.ok()) return "NO [SERVERBUG] " + own.error().Message();
+  // The user's folders, then "Public" and the public folders granted to
+  // the user (a name under Public/ in the user's own mailbox is never made:
+  // CREATE refuses it).
+  struct Listed {
+    store::FolderInfo info;
+    Place place;
+    bool noselect = false;
+  };
+  std::vector<Listed> folders;
+  for (auto& f : *own) folders.push_back({f, Place{db_, mailbox_, f.name, true}});
+  auto grants = store_->GrantsFor(mailbox_);
+  auto where = store_->Locate(store::Store::kPublicMailbox);
+  auto pdb = where.ok() ? store_->Get(*where) : nullptr;
+  if (!grants.empty() && pdb) {
+    store::FolderInfo root;
+    root.name = "Public";
+    folders.push_back({root, Place{}, true});
+    for (const auto& [sub, access] : grants) {
+      auto f = pdb->GetFolder(store::Store::kPublicMailbox, sub);
+      if (!f.ok()) continue;
+      f->name = "Public/" + sub;
+      f->special_use.clear();
+      folders.push_back({*f, Place{pdb, store::Store::kPublicMailbox, sub, access == "read-write"}});
+    }
+  }
+  for (const auto& entry : folders) {
+    const store::FolderInfo& f = entry.info;
     std::string wire = imap::EncodeMailboxName(f.name);
     bool match = false;
     for (const auto& pat : patterns) {
@@ -507,14 +565,14 @@ std::string Session::List(const ParsedCommand& c, bool lsub) {
                             : Wildcard(full, wire));
     }
     if (!match || (special_only && f.special_use.empty())) continue;
-    bool children = std::any_of(folders->begin(), folders->end(),
-                                [&](const store::FolderInfo& g) { return g.name.rfind(f.name + "/", 0) == 0; });
-    std::string attrs = children ? "\\HasChildren" : "\\HasNoChildren";
+    bool children = std::any_of(folders.begin(), folders.end(),
+                                [&](const Listed& g) { return g.info.name.rfind(f.name + "/", 0) == 0; });
+    std::string attrs = std::string(entry.noselect ? "\\Noselect " : "") + (children ? "\\HasChildren" : "\\HasNoChildren");
     if (ret_subscribed || subscribed) attrs += " \\Subscribed";
     if (!f.special_use.empty()) attrs += " " + f.special_use;
     Send(std::string("* ") + verb + " (" + attrs + ") \"/\" " + ImapString(wire) + "\r\n");
-    if (status_items) {
-      std::string items, why = StatusItems(f, status_items->items, &items);
+    if (status_items && !entry.noselect) {
+      std::string items, why = StatusItems(entry.place, f, status_items->items, &items);
       if (!why.empty()) return why;
       Send("* STATUS " + ImapString(wire) + " (" + items + ")\r\n");
     }
@@ -562,7 +620,7 @@ std::string Session::FolderFlags() const {
 }
 
 void Session::TellKeywords() {
-  auto folder = db_->GetFolder(mailbox_, folder_);
+  auto folder = sdb_->GetFolder(smailbox_, folder_);
   if (!folder.ok() || folder->keywords == keywords_) return;
   keywords_ = folder->keywords;
   Send(FolderFlags());
@@ -614,15 +672,18 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
   store::FolderInfo folder;
   std::string missing;
-  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing)) return missing;
-  uint64_t generation = db_->generation();
-  auto msgs = db_->ListMessages(mailbox_, name);
+  Place place;
+  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing, &place)) return missing;
+  uint64_t generation = place.db->generation();
+  auto msgs = place.db->ListMessages(place.mailbox, place.folder);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   view_ = std::move(*msgs);
   synced_ = generation;
   withheld_ = false;
-  folder_ = name;
-  read_only_ = read_only;
+  sdb_ = place.db;
+  smailbox_ = place.mailbox;
+  folder_ = place.folder;
+  read_only_ = read_only || !place.writable;  // a read grant selects read-only
   state_ = State::kSelected;
   highestmodseq_ = folder.highestmodseq;
   for (const auto& m : view_) highestmodseq_ = std::max(highestmodseq_, m.modseq);
@@ -642,7 +703,7 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (resync && known_validity == folder.uidvalidity) {
     // What changed since the client's MODSEQ: expunged UIDs first, as
     // VANISHED (EARLIER), then the flags of messages changed or added.
-    auto gone = db_->ExpungedSince(mailbox_, name, known_modseq);
+    auto gone = sdb_->ExpungedSince(smailbox_, folder_, known_modseq);
     if (!gone.ok()) return "NO [SERVERBUG] " + gone.error().Message();
     std::vector<uint32_t> told;
     for (uint32_t u : *gone)
@@ -653,11 +714,12 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
         out += "* " + std::to_string(i + 1) + " FETCH (" + FlagsItems(view_[i], true) + ")\r\n";
   }
   Send(out);
-  return std::string("OK [") + (read_only ? "READ-ONLY" : "READ-WRITE") + "] " + verb + " completed";
+  return std::string("OK [") + (read_only_ ? "READ-ONLY" : "READ-WRITE") + "] " + verb + " completed";
 }
 
-std::string Session::StatusItems(const store::FolderInfo& folder, const std::vector<Value>& want, std::string* items) {
-  auto msgs = db_->ListMessages(mailbox_, folder.name);
+std::string Session::StatusItems(const Place& place, const store::FolderInfo& folder, const std::vector<Value>& want,
+                                 std::string* items) {
+  auto msgs = place.db->ListMessages(place.mailbox, place.folder);
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   for (const auto& v : want) {
     std::string k = imap::AsciiUpper(v.str());
@@ -684,9 +746,10 @@ std::string Session::FolderStatus(const ParsedCommand& c) {
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
   store::FolderInfo folder;
   std::string missing;
-  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing)) return missing;
+  Place place;
+  if (!LookupFolder(name, c.args[0].str(), "NONEXISTENT", &folder, &missing, &place)) return missing;
   std::string items;
-  std::string err = StatusItems(folder, c.args[1].items, &items);
+  std::string err = StatusItems(place, folder, c.args[1].items, &items);
   if (!err.empty()) return err;
   Send("* STATUS " + ImapString(imap::EncodeMailboxName(name)) + " (" + items + ")\r\n");
   return "OK STATUS completed";
@@ -697,6 +760,7 @@ std::string Session::Create(const ParsedCommand& c) {
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
   if (name == "INBOX") return "NO [ALREADYEXISTS] INBOX always exists";
+  if (IsPublic(name)) return "NO [NOPERM] Public/ holds the public folders; an administrator manages them (mxstore folder)";
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   auto exists = [&](const std::string& n) {
@@ -720,6 +784,7 @@ std::string Session::Delete(const ParsedCommand& c) {
   std::string name, why;
   if (!FolderName(c.args[0], &name, &why)) return "BAD " + why;
   if (name == "INBOX") return "NO [CANNOT] INBOX cannot be deleted";
+  if (IsPublic(name)) return "NO [NOPERM] Public/ holds the public folders; an administrator manages them (mxstore folder)";
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
   if (std::none_of(folders->begin(), folders->end(), [&](const store::FolderInfo& f) { return f.name == name; }))
@@ -728,7 +793,7 @@ std::string Session::Delete(const ParsedCommand& c) {
     return "NO [INUSE] the folder has subfolders; delete them first";
   Status s = db_->DeleteFolder(mailbox_, name);
   if (!s.ok()) return "NO [SERVERBUG] " + s.error().Message();
-  if (state_ == State::kSelected && folder_ == name) {
+  if (state_ == State::kSelected && smailbox_ == mailbox_ && folder_ == name) {
     state_ = State::kAuthenticated;  // our own selected folder is gone
     view_.clear();
     folder_.clear();
@@ -741,6 +806,7 @@ std::string Session::Rename(const ParsedCommand& c) {
   if (c.args.size() != 2) return "BAD RENAME takes the old and the new folder name";
   std::string from, to, why;
   if (!FolderName(c.args[0], &from, &why) || !FolderName(c.args[1], &to, &why)) return "BAD " + why;
+  if (IsPublic(from) || IsPublic(to)) return "NO [NOPERM] Public/ holds the public folders; an administrator manages them (mxstore folder)";
   if (to == "INBOX") return "NO [ALREADYEXISTS] INBOX exists";
   auto folders = db_->ListFolders(mailbox_);
   if (!folders.ok()) return "NO [SERVERBUG] " + folders.error().Message();
@@ -834,13 +900,15 @@ std::string Session::Append(const ParsedCommand& c) {
   }
   store::FolderInfo folder;
   std::string missing;
-  if (!LookupFolder(name, a[0].str(), "TRYCREATE", &folder, &missing)) return missing;
-  auto uids = db_->AppendMany(mailbox_, name, items);
+  Place place;
+  if (!LookupFolder(name, a[0].str(), "TRYCREATE", &folder, &missing, &place)) return missing;
+  if (!place.writable) return "NO [NOPERM] you may only read " + ImapString(a[0].str());
+  auto uids = place.db->AppendMany(place.mailbox, place.folder, items);
   if (!uids.ok()) {
     if (uids.error().code() == Code::kMessageTooLarge) return "NO [TOOBIG] " + uids.error().Message();
     return "NO [SERVERBUG] " + uids.error().Message();
   }
-  if (state_ == State::kSelected && name == folder_) Refresh(false);
+  if (Same(place)) Refresh(false);
   return "OK [APPENDUID " + std::to_string(folder.uidvalidity) + " " + imap::SequenceSet(*uids) + "] APPEND completed";
 }
 
@@ -862,9 +930,9 @@ void Session::Refresh(bool expunges) {
   // Nothing committed since the view was read (and no expunge held back for
   // now): nothing to tell, and the folder is not read again. Commands call
   // this after every UID FETCH and IDLE every 100 ms, so this is the common case.
-  uint64_t generation = db_->generation();
+  uint64_t generation = sdb_->generation();
   if (generation == synced_ && !(expunges && withheld_)) return;
-  auto msgs = db_->ListMessages(mailbox_, folder_);
+  auto msgs = sdb_->ListMessages(smailbox_, folder_);
   if (!msgs.ok()) return;
   synced_ = generation;
   TellKeywords();
@@ -923,7 +991,7 @@ std::string Session::Expunge(const std::vector<std::pair<uint32_t, uint32_t>>* u
   for (const auto& m : view_)
     if ((m.flags & store::kDeleted) && (!uids || imap::InRanges(*uids, m.uid))) gone.push_back(m.uid);
   if (!gone.empty()) {
-    auto r = db_->Expunge(mailbox_, folder_, gone);
+    auto r = sdb_->Expunge(smailbox_, folder_, gone);
     if (!r.ok()) return "NO [SERVERBUG] " + r.error().Message();
   }
   Refresh(true);
@@ -978,7 +1046,7 @@ std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) 
     }
     bool changed = nf != m.flags || nk != m.keywords;
     if (changed) {
-      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, nf, nk);
+      auto ms = sdb_->SetFlags(smailbox_, folder_, m.uid, nf, nk);
       if (!ms.ok()) {
         if (ms.error().code() == Code::kNotFound) continue;  // expunged by another session meanwhile
         return "NO [SERVERBUG] " + ms.error().Message();
@@ -1036,7 +1104,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     if (vanished) {
       std::vector<std::pair<uint32_t, uint32_t>> ranges;
       imap::ParseSequenceRanges(a[first].str(), view_.empty() ? 1 : view_.back().uid, &ranges);
-      auto gone = db_->ExpungedSince(mailbox_, folder_, since);
+      auto gone = sdb_->ExpungedSince(smailbox_, folder_, since);
       if (!gone.ok()) return "NO [SERVERBUG] " + gone.error().Message();
       std::vector<uint32_t> told;
       for (uint32_t u : *gone)
@@ -1161,7 +1229,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     // are written so that FLAGS and MODSEQ in this response are the new ones.
     bool set_seen = false;
     if (marks_seen && !(m.flags & store::kSeen)) {
-      auto ms = db_->SetFlags(mailbox_, folder_, m.uid, m.flags | store::kSeen, m.keywords);
+      auto ms = sdb_->SetFlags(smailbox_, folder_, m.uid, m.flags | store::kSeen, m.keywords);
       if (ms.ok()) {
         m.flags |= store::kSeen;
         m.modseq = *ms;
@@ -1187,7 +1255,7 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
         case Item::kBodyBasic:
         case Item::kBody: {
           if (!have_body) {
-            auto b = db_->ReadBody(m.body);
+            auto b = sdb_->ReadBody(m.body);
             if (!b.ok()) return "NO [SERVERBUG] " + b.error().Message();
             body = std::move(*b);
             have_body = true;
@@ -1255,10 +1323,38 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   if (!FolderName(a[first + 1], &name, &why)) return "BAD " + why;
   store::FolderInfo folder;
   std::string missing;
-  if (!LookupFolder(name, a[first + 1].str(), "TRYCREATE", &folder, &missing)) return missing;
+  Place place;
+  if (!LookupFolder(name, a[first + 1].str(), "TRYCREATE", &folder, &missing, &place)) return missing;
+  if (!place.writable) return "NO [NOPERM] you may only read " + ImapString(a[first + 1].str());
   std::vector<uint32_t> uids;
   for (size_t i : idx) uids.push_back(view_[i].uid);
-  auto pairs = db_->Copy(mailbox_, folder_, uids, name, move);
+  Result<std::vector<std::pair<uint32_t, uint32_t>>> pairs = std::vector<std::pair<uint32_t, uint32_t>>{};
+  if (place.db == sdb_ && place.mailbox == smailbox_) {
+    pairs = sdb_->Copy(smailbox_, folder_, uids, place.folder, move);
+  } else {
+    // Between the user's mailbox and a public folder: the messages are
+    // appended there in one batch with their flags and dates, then (MOVE)
+    // expunged here; a crash between the two leaves a copy, never a loss.
+    std::vector<std::string> bodies;
+    std::vector<store::AppendItem> items;
+    for (size_t i : idx) {
+      auto b = sdb_->ReadBody(view_[i].body);
+      if (!b.ok()) return "NO [SERVERBUG] " + b.error().Message();
+      bodies.push_back(std::move(*b));
+    }
+    for (size_t k = 0; k < idx.size(); ++k) {
+      const MessageRecord& m = view_[idx[k]];
+      items.push_back({bodies[k], m.flags, m.keywords, m.internal_date, m.internal_zone});
+    }
+    auto made = place.db->AppendMany(place.mailbox, place.folder, items);
+    if (!made.ok()) return "NO [SERVERBUG] " + made.error().Message();
+    pairs->clear();
+    for (size_t k = 0; k < idx.size(); ++k) pairs->emplace_back(uids[k], (*made)[k]);
+    if (move) {
+      auto gone = sdb_->Expunge(smailbox_, folder_, uids);
+      if (!gone.ok()) return "NO [SERVERBUG] " + gone.error().Message();
+    }
+  }
   if (!pairs.ok()) return "NO [SERVERBUG] " + pairs.error().Message();
   std::string done = std::string(uid ? "UID " : "") + verb + " completed";
   if (pairs->empty()) return "OK " + done + " (nothing to " + (move ? "move" : "copy") + ")";
@@ -1270,7 +1366,7 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   std::string code = "COPYUID " + std::to_string(folder.uidvalidity) + " " + imap::SequenceSet(from) + " " +
                      imap::SequenceSet(to);
   if (!move) {
-    if (name == folder_) Refresh(false);
+    if (Same(place)) Refresh(false);
     return "OK [" + code + "] " + done;
   }
   // RFC 6851: the COPYUID comes untagged, then the expunges of the originals.
@@ -1323,7 +1419,7 @@ std::string Session::Search(const ParsedCommand& c, size_t first, bool uid) {
     const MessageRecord& m = view_[i];
     std::unique_ptr<imap::SearchText> text;
     if (program.needs_header() || program.needs_body()) {
-      auto body = db_->ReadBody(m.body);
+      auto body = sdb_->ReadBody(m.body);
       if (!body.ok()) return "NO [SERVERBUG] " + body.error().Message();
       text = std::make_unique<imap::SearchText>(*body, !program.needs_body());
     }
