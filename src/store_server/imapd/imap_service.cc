@@ -1075,6 +1075,7 @@ std::string Session::StoreFlags(const ParsedCommand& c, size_t first, bool uid) 
 }
 
 std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
+  constexpr size_t kDirectSend = 16 << 10;
   const auto& a = c.args;
   if (a.size() != first + 2 && !(a.size() == first + 3 && a[first + 2].is_list()))
     return "BAD FETCH takes a set, data items and optional modifiers";
@@ -1275,30 +1276,41 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
             out += it.name + " " + BodyStructure(whole, tree, it.kind == Item::kStructure);
             break;
           }
-          std::string part;
+          // `part` views the body (or `made`, for header field selections):
+          // no copy of the message is made to answer it.
+          std::string made;
+          std::string_view part;
           if (it.path.empty()) {
             size_t he = store::HeaderBlockEnd(whole);
-            if (it.section.empty()) part = std::string(whole);
-            else if (it.section == "HEADER") part = std::string(whole.substr(0, he));
-            else if (it.section == "TEXT") part = std::string(whole.substr(he));
-            else part = HeaderFields(whole.substr(0, he), it.fields, it.section == "HEADER.FIELDS.NOT");
+            if (it.section.empty()) part = whole;
+            else if (it.section == "HEADER") part = whole.substr(0, he);
+            else if (it.section == "TEXT") part = whole.substr(he);
+            else part = made = HeaderFields(whole.substr(0, he), it.fields, it.section == "HEADER.FIELDS.NOT");
           } else if (const store::MimePart* mp = store::FindMimePart(tree, it.path)) {
             const store::MimePart* inner = mp->message.empty() ? nullptr : &mp->message[0];
             if (it.section.empty()) {
-              part = std::string(whole.substr(mp->body_begin, mp->body_end - mp->body_begin));
+              part = whole.substr(mp->body_begin, mp->body_end - mp->body_begin);
             } else if (it.section == "MIME") {
-              part = std::string(whole.substr(mp->header_begin, mp->header_end - mp->header_begin));
+              part = whole.substr(mp->header_begin, mp->header_end - mp->header_begin);
             } else if (inner) {  // HEADER, TEXT and HEADER.FIELDS of an embedded message
               std::string_view h = whole.substr(inner->header_begin, inner->header_end - inner->header_begin);
-              if (it.section == "HEADER") part = std::string(h);
-              else if (it.section == "TEXT") part = std::string(whole.substr(inner->body_begin, inner->body_end - inner->body_begin));
-              else part = HeaderFields(h, it.fields, it.section == "HEADER.FIELDS.NOT");
+              if (it.section == "HEADER") part = h;
+              else if (it.section == "TEXT") part = whole.substr(inner->body_begin, inner->body_end - inner->body_begin);
+              else part = made = HeaderFields(h, it.fields, it.section == "HEADER.FIELDS.NOT");
             }
             // HEADER/TEXT of a part that is not a message: empty (RFC 3501 §6.4.5).
           }
           // A part that does not exist is empty, as Dovecot answers it.
-          if (it.partial) part = it.offset >= part.size() ? "" : part.substr(it.offset, it.length);
-          out += it.name + " {" + std::to_string(part.size()) + "}\r\n" + part;
+          if (it.partial) part = it.offset >= part.size() ? std::string_view() : part.substr(it.offset, it.length);
+          out += it.name + " {" + std::to_string(part.size()) + "}\r\n";
+          if (part.size() >= kDirectSend) {
+            // Large: what is gathered goes first, then the bytes straight
+            // from the body, not appended to `out` (one copy less).
+            if (!Send(out) || !Send(part)) return "NO the client is gone";
+            out.clear();
+          } else {
+            out += part;
+          }
           break;
         }
       }
