@@ -512,7 +512,7 @@ rocksdb::WriteBatch Database::NewBatch() {
   return batch;
 }
 
-Status Database::Commit(void* batch_ptr) {
+Status Database::Commit(void* batch_ptr, std::vector<Touched> touched) {
   auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
   rocksdb::WriteOptions wo;
   wo.sync = true;  // acknowledged only when durable in the log
@@ -529,7 +529,15 @@ Status Database::Commit(void* batch_ptr) {
     s = db_->Write(wo, batch);  // concurrent writers share one fsync
   }
   if (!s.ok()) return Engine("cannot commit to database '" + header_.name + "'", dir_, s);
-  generation_.fetch_add(1, std::memory_order_release);
+  // The generation moves with its journal entry under one lock, so that a
+  // session that read generation G finds every change after G named.
+  std::lock_guard<std::mutex> l(journal_mu_);
+  uint64_t g = generation_.fetch_add(1, std::memory_order_release) + 1;
+  bool all = touched.empty();
+  journal_.push_back({g, std::move(touched), all});
+  if (journal_.size() > kJournalEntries) journal_.pop_front();
+  const uint64_t one = 1;
+  for (int fd : watchers_) (void)!::write(fd, &one, sizeof one);  // an eventfd: wakes IDLE sessions
   return Ok();
 }
 
@@ -879,6 +887,7 @@ Result<std::vector<uint32_t>> Database::AppendMany(const std::string& mailbox, c
   std::vector<BodyId> ids;
   for (const auto& item : items) ids.push_back(AddBody(&batch, item.message, 1));
   std::vector<uint32_t> out;
+  std::vector<Touched> touched;
   {
     std::lock_guard<std::mutex> l(alloc_mu_);
     uint64_t mbox = MX_TRY(MailboxId(mailbox));
@@ -895,10 +904,11 @@ Result<std::vector<uint32_t>> Database::AppendMany(const std::string& mailbox, c
       NoteKeywords(st, mbox, fid, item.keywords, &batch);
       out.push_back(uid);
     }
+    touched.push_back({mbox, fid, out});
     batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
     batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(st->modseq));
   }
-  MX_CHECK(Commit(&batch));
+  MX_CHECK(Commit(&batch, std::move(touched)));
   return out;
 }
 
@@ -915,6 +925,7 @@ Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& 
   BodyId id = AddBody(&batch, message, mailboxes.size());
 
   std::vector<Delivered> out;
+  std::vector<Touched> touched;
   {
     std::lock_guard<std::mutex> l(alloc_mu_);
     for (const auto& mailbox : mailboxes) {
@@ -931,9 +942,10 @@ Result<std::vector<Delivered>> Database::Insert(const std::vector<std::string>& 
       batch.Merge(CounterKey(mbox, fid, 'u'), Fixed64(st->uidnext));
       batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
       out.push_back({mailbox, uid});
+      touched.push_back({mbox, fid, {uid}});
     }
   }
-  MX_CHECK(Commit(&batch));
+  MX_CHECK(Commit(&batch, std::move(touched)));
   return out;
 }
 
@@ -945,20 +957,63 @@ Result<std::vector<MessageRecord>> Database::ListMessages(const std::string& mai
   std::string prefix = MessagePrefix(mbox, fid);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    json rec = FromCbor(it->value().ToString());
-    MessageRecord m;
-    m.uid = static_cast<uint32_t>(GetBE(it->key().data() + prefix.size(), 4));
-    m.modseq = rec.at("m").get<uint64_t>();
-    m.flags = rec.value("f", 0u);
-    if (rec.contains("k")) m.keywords = rec["k"].get<std::vector<std::string>>();
-    m.internal_date = rec.value("d", int64_t{0});
-    m.internal_zone = rec.value("z", 0);
-    m.size = rec.value("s", uint64_t{0});
-    m.body = RecordBody(rec);
-    out.push_back(std::move(m));
+    out.push_back(DecodeMessage(static_cast<uint32_t>(GetBE(it->key().data() + prefix.size(), 4)),
+                                it->value().ToString()));
   }
   if (!it->status().ok()) return Engine("cannot list messages", mailbox + "/" + folder, it->status());
   return out;
+}
+
+MessageRecord Database::DecodeMessage(uint32_t uid, const std::string& value) {
+  json rec = FromCbor(value);
+  MessageRecord m;
+  m.uid = uid;
+  m.modseq = rec.at("m").get<uint64_t>();
+  m.flags = rec.value("f", 0u);
+  if (rec.contains("k")) m.keywords = rec["k"].get<std::vector<std::string>>();
+  m.internal_date = rec.value("d", int64_t{0});
+  m.internal_zone = rec.value("z", 0);
+  m.size = rec.value("s", uint64_t{0});
+  m.body = RecordBody(rec);
+  return m;
+}
+
+Result<MessageRecord> Database::GetMessage(const std::string& mailbox, const std::string& folder, uint32_t uid) {
+  MX_OP();
+  auto [mbox, fid] = MX_TRY(ResolveFolder(mailbox, folder));
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MessageKey(mbox, fid, uid), &v);
+  if (s.IsNotFound())
+    return Error(Code::kNotFound, "no such message", mailbox + "/" + folder + " UID " + std::to_string(uid),
+                 "expunged, or never delivered");
+  if (!s.ok()) return Engine("cannot read message", mailbox + "/" + folder, s);
+  return DecodeMessage(uid, v);
+}
+
+bool Database::ChangesSince(uint64_t since, const std::string& mailbox, const std::string& folder,
+                            std::vector<uint32_t>* uids, uint64_t* now) {
+  auto where = ResolveFolder(mailbox, folder);
+  std::lock_guard<std::mutex> l(journal_mu_);
+  *now = generation_.load(std::memory_order_acquire);
+  if (*now == since) return true;
+  if (!where.ok() || journal_.empty() || journal_.front().generation > since + 1) return false;
+  auto [mbox, fid] = *where;
+  for (auto it = journal_.rbegin(); it != journal_.rend() && it->generation > since; ++it) {
+    if (it->all) return false;
+    for (const auto& t : it->touched)
+      if (t.mbox == mbox && t.fid == fid) uids->insert(uids->end(), t.uids.begin(), t.uids.end());
+  }
+  return true;
+}
+
+void Database::Watch(int fd) {
+  std::lock_guard<std::mutex> l(journal_mu_);
+  watchers_.insert(fd);
+}
+
+void Database::Unwatch(int fd) {
+  std::lock_guard<std::mutex> l(journal_mu_);
+  watchers_.erase(fd);
 }
 
 Result<std::string> Database::ReadBody(const BodyId& body) {
@@ -1112,7 +1167,7 @@ Result<uint64_t> Database::SetFlags(const std::string& mailbox, const std::strin
     NoteKeywords(st, mbox, fid, keywords, &batch);
   }
   batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
-  MX_CHECK(Commit(&batch));
+  MX_CHECK(Commit(&batch, {{mbox, fid, {uid}}}));
   return modseq;
 }
 
@@ -1135,7 +1190,7 @@ Result<uint64_t> Database::Expunge(const std::string& mailbox, const std::string
     batch.Merge(BodyKey('R', bid), Fixed64(static_cast<uint64_t>(int64_t{-1})));
   }
   batch.Merge(CounterKey(mbox, fid, 'm'), Fixed64(modseq));
-  MX_CHECK(Commit(&batch));
+  MX_CHECK(Commit(&batch, {{mbox, fid, uids}}));
   return modseq;
 }
 
@@ -1191,7 +1246,13 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> Database::Copy(const std::str
     batch.Put(ExpungeKey(mbox, src, src_modseq, uid), "");
   }
   if (move) batch.Merge(CounterKey(mbox, src, 'm'), Fixed64(src_modseq));
-  MX_CHECK(Commit(&batch));
+  std::vector<Touched> touched{{mbox, dst, {}}};
+  for (auto& [from, to] : out) touched[0].uids.push_back(to);
+  if (move) {
+    touched.push_back({mbox, src, {}});
+    for (auto& [from, to] : out) touched[1].uids.push_back(from);
+  }
+  MX_CHECK(Commit(&batch, std::move(touched)));
   return out;
 }
 

@@ -20,7 +20,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -212,6 +214,19 @@ class Database {
   Result<std::vector<uint32_t>> AppendMany(const std::string& mailbox, const std::string& folder,
                                            const std::vector<AppendItem>& items);
 
+  /// One message; NOT_FOUND when it was expunged (or never delivered).
+  Result<MessageRecord> GetMessage(const std::string& mailbox, const std::string& folder, uint32_t uid);
+  /// The UIDs of `folder` that commits after generation `since` added,
+  /// changed or expunged (unsorted, may repeat), and the generation now.
+  /// False when the journal does not reach back to `since`, or a commit in
+  /// between changed folders themselves: then re-read the folder.
+  bool ChangesSince(uint64_t since, const std::string& mailbox, const std::string& folder,
+                    std::vector<uint32_t>* uids, uint64_t* now);
+  /// Registers an eventfd that every commit writes to (IMAP IDLE sleeps on
+  /// it), until Unwatch.
+  void Watch(int fd);
+  void Unwatch(int fd);
+
   /// Messages of one folder in UID order.
   Result<std::vector<MessageRecord>> ListMessages(const std::string& mailbox,
                                                   const std::string& folder);
@@ -312,7 +327,26 @@ class Database {
   /// (mailbox id, folder id) of `mailbox`/`folder`; takes alloc_mu_.
   Result<std::pair<uint64_t, uint32_t>> ResolveFolder(const std::string& mailbox, const std::string& folder);
   Result<FolderState*> LoadFolderState(uint64_t mailbox_id, uint32_t folder_id);
-  Status Commit(void* batch);  // rocksdb::WriteBatch*
+  /// What a commit changed in one folder, for ChangesSince.
+  struct Touched {
+    uint64_t mbox;
+    uint32_t fid;
+    std::vector<uint32_t> uids;
+  };
+  /// Writes `batch` (a rocksdb::WriteBatch*) durably and moves the
+  /// generation; `touched` names the messages it changed (empty: it changed
+  /// folders, and sessions re-read theirs).
+  Status Commit(void* batch, std::vector<Touched> touched = {});
+  static MessageRecord DecodeMessage(uint32_t uid, const std::string& value);
+  static constexpr size_t kJournalEntries = 4096;
+  struct Change {
+    uint64_t generation;
+    std::vector<Touched> touched;
+    bool all;
+  };
+  std::mutex journal_mu_;
+  std::deque<Change> journal_;  // the last kJournalEntries commits; journal_mu_
+  std::set<int> watchers_;      // eventfds written at every commit; journal_mu_
   /// Adds the deletion of every key starting with `prefix` to `batch`; under
   /// a message prefix ('U') each message also drops its body reference.
   Status DeleteKeysUnder(rocksdb::WriteBatch* batch, const std::string& prefix, const std::string& what);

@@ -1,6 +1,8 @@
 #include "store_server/imapd/imap_service.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -169,6 +171,8 @@ class Session {
   /// Tells the client what changed in the selected folder since it last
   /// looked (RFC 3501 §7.4: EXPUNGE only when `expunges` is allowed).
   void Refresh(bool expunges);
+  /// The same by reading the whole folder (when the journal cannot say).
+  void FullRefresh(bool expunges);
   /// The folder `name` of the user's mailbox; false with the tagged reply
   /// (NO [`code`] naming the folder as the client wrote it) when it is not there.
   static bool IsPublic(const std::string& name) { return name == "Public" || name.rfind("Public/", 0) == 0; }
@@ -201,6 +205,7 @@ class Session {
   std::vector<MessageRecord> view_;  // message sequence number = index + 1
   uint64_t synced_ = 0;              // the database's commit generation view_ was last read at
   bool withheld_ = false;            // view_ keeps expunged messages not yet told
+  std::vector<uint32_t> gone_;       // their UIDs, ascending
   uint64_t highestmodseq_ = 0;       // of the selected folder, as last told
   std::vector<std::string> keywords_;  // the folder's keywords as last told in FLAGS
   // RFC 7162: CONDSTORE is on after ENABLE or the first command that uses
@@ -680,6 +685,7 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   view_ = std::move(*msgs);
   synced_ = generation;
   withheld_ = false;
+  gone_.clear();
   sdb_ = place.db;
   smailbox_ = place.mailbox;
   folder_ = place.folder;
@@ -928,10 +934,78 @@ bool Session::Resolve(const std::string& set, bool uid, std::vector<size_t>* out
 
 void Session::Refresh(bool expunges) {
   // Nothing committed since the view was read (and no expunge held back for
-  // now): nothing to tell, and the folder is not read again. Commands call
-  // this after every UID FETCH and IDLE every 100 ms, so this is the common case.
+  // now): nothing to tell. Otherwise the database's journal names the
+  // messages of this folder that changed, and only those are read: a commit
+  // costs each session what it changed, not the size of the folder.
+  std::vector<uint32_t> changed;
+  uint64_t now = 0;
+  bool known = sdb_->ChangesSince(synced_, smailbox_, folder_, &changed, &now);
+  if (now == synced_ && !(expunges && withheld_)) return;
+  if (!known) {
+    FullRefresh(expunges);
+    return;
+  }
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  auto by_uid = [](const MessageRecord& m, uint32_t u) { return m.uid < u; };
+  uint32_t last = view_.empty() ? 0 : view_.back().uid;
+  std::vector<uint32_t> flagged;
+  std::vector<MessageRecord> added;
+  for (uint32_t uid : changed) {
+    auto it = std::lower_bound(view_.begin(), view_.end(), uid, by_uid);
+    bool in_view = it != view_.end() && it->uid == uid;
+    if (!in_view && uid <= last) continue;  // expunged before this session saw it
+    if (std::binary_search(gone_.begin(), gone_.end(), uid)) continue;
+    auto rec = sdb_->GetMessage(smailbox_, folder_, uid);
+    if (!rec.ok()) {
+      if (rec.error().code() != Code::kNotFound) {
+        FullRefresh(expunges);
+        return;
+      }
+      if (in_view) gone_.insert(std::upper_bound(gone_.begin(), gone_.end(), uid), uid);
+      continue;
+    }
+    if (!in_view) {
+      added.push_back(std::move(*rec));
+    } else if (rec->modseq != it->modseq) {
+      if (rec->flags != it->flags || rec->keywords != it->keywords) flagged.push_back(uid);
+      *it = std::move(*rec);
+    }
+  }
+  synced_ = now;
+  if (!changed.empty()) TellKeywords();
+  std::string out;
+  if (expunges && !gone_.empty()) {
+    std::vector<size_t> numbers;
+    for (uint32_t uid : gone_) {
+      auto it = std::lower_bound(view_.begin(), view_.end(), uid, by_uid);
+      if (it != view_.end() && it->uid == uid) numbers.push_back(size_t(it - view_.begin()) + 1);
+    }
+    if (qresync_) out = "* VANISHED " + imap::SequenceSet(gone_) + "\r\n";  // RFC 7162 §3.2.10
+    else
+      for (auto n = numbers.rbegin(); n != numbers.rend(); ++n) out += "* " + std::to_string(*n) + " EXPUNGE\r\n";
+    view_.erase(std::remove_if(view_.begin(), view_.end(),
+                               [&](const MessageRecord& m) { return std::binary_search(gone_.begin(), gone_.end(), m.uid); }),
+                view_.end());
+    gone_.clear();
+  }
+  withheld_ = !gone_.empty();
+  for (uint32_t uid : flagged) {
+    auto it = std::lower_bound(view_.begin(), view_.end(), uid, by_uid);
+    if (it != view_.end() && it->uid == uid)
+      // RFC 7162 §3.2.4: with QRESYNC the UID goes with every unsolicited FETCH.
+      out += "* " + std::to_string(it - view_.begin() + 1) + " FETCH (" + FlagsItems(*it, qresync_) + ")\r\n";
+  }
+  if (!added.empty()) {
+    std::sort(added.begin(), added.end(), [](const MessageRecord& a, const MessageRecord& b) { return a.uid < b.uid; });
+    for (auto& m : added) view_.push_back(std::move(m));
+    out += "* " + std::to_string(view_.size()) + " EXISTS\r\n";
+  }
+  if (!out.empty()) Send(out);
+}
+
+void Session::FullRefresh(bool expunges) {
   uint64_t generation = sdb_->generation();
-  if (generation == synced_ && !(expunges && withheld_)) return;
   auto msgs = sdb_->ListMessages(smailbox_, folder_);
   if (!msgs.ok()) return;
   synced_ = generation;
@@ -954,10 +1028,13 @@ void Session::Refresh(bool expunges) {
     } else if (!expunges) {
       next.push_back(view_[i]);
       withheld_ = true;
+      if (!std::binary_search(gone_.begin(), gone_.end(), view_[i].uid))
+        gone_.insert(std::upper_bound(gone_.begin(), gone_.end(), view_[i].uid), view_[i].uid);
     }
   }
   if (expunges) {
     withheld_ = false;
+    gone_.clear();
     std::string gone;
     size_t k = 0;
     std::vector<size_t> numbers;
@@ -1387,19 +1464,36 @@ std::string Session::CopyMove(const ParsedCommand& c, size_t first, bool uid, bo
   return "OK " + done;
 }
 
-// RFC 2177. Changes reach the client as they commit: Refresh runs every
-// kIdlePollMs and re-reads the folder only when the database's commit
-// generation moved (an atomic load otherwise).
+// RFC 2177. Changes reach the client as they commit: the session sleeps on
+// its socket and an eventfd the database writes at every commit, then
+// Refresh tells what changed in the selected folder. A periodic wake-up
+// (kIdlePollMs) is only a safety net and the autologout clock.
 std::string Session::Idle() {
-  constexpr int kIdlePollMs = 100;
+  constexpr int kIdlePollMs = 1000;
   if (state_ == State::kSelected) Refresh(true);
+  int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  std::shared_ptr<store::Database> watched = state_ == State::kSelected && efd >= 0 ? sdb_ : nullptr;
+  if (watched) watched->Watch(efd);
+  struct Unwatch {
+    std::shared_ptr<store::Database> db;
+    int fd;
+    ~Unwatch() {
+      if (db) db->Unwatch(fd);
+      if (fd >= 0) close(fd);
+    }
+  } unwatch{watched, efd};
   if (!Send("+ idling\r\n")) return "NO the client is gone";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o_.autologout_seconds);
   while (true) {
     if (parser_.buffered() == 0 && !(tls_ && tls_->pending())) {
-      pollfd p{conn_.fd(), POLLIN, 0};
-      int r = poll(&p, 1, kIdlePollMs);
+      pollfd p[2] = {{conn_.fd(), POLLIN, 0}, {efd, POLLIN, 0}};
+      int r = poll(p, watched ? 2 : 1, kIdlePollMs);
       if (r < 0 && errno != EINTR) return "NO the connection failed";
+      if (r > 0 && watched && (p[1].revents & POLLIN)) {
+        uint64_t n;
+        (void)!read(efd, &n, sizeof n);
+        if (!p[0].revents) r = 0;  // only a commit: tell it, below
+      }
       if (r <= 0) {
         if (state_ == State::kSelected) Refresh(true);  // reads the folder only when a commit happened
         if (std::chrono::steady_clock::now() > deadline) {
