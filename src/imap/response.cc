@@ -43,6 +43,17 @@ std::string AsciiUpper(std::string_view s) {
   return out;
 }
 
+bool AsciiIEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'a' && x <= 'z') x = char(x - 32);
+    if (y >= 'a' && y <= 'z') y = char(y - 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
 bool Value::Is(std::string_view upper) const {
   if (kind != Kind::kAtom || text.size() != upper.size()) return false;
   for (size_t i = 0; i < text.size(); ++i) {

@@ -198,5 +198,7 @@ class StringSink : public LiteralSink {
 
 /// Upper-cases ASCII letters.
 std::string AsciiUpper(std::string_view s);
+/// Equal ignoring the case of ASCII letters (atoms, flags, header names).
+bool AsciiIEquals(std::string_view a, std::string_view b);
 
 }  // namespace mx::imap

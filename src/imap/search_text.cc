@@ -5,23 +5,14 @@
 #include <cstring>
 #include <mutex>
 
+#include "imap/response.h"
+
 namespace mx::imap {
 namespace {
 
 void InitGMime() {
   static std::once_flag once;
   std::call_once(once, [] { g_mime_init(); });
-}
-
-bool IEqualsAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = char(x - 32);
-    if (y >= 'a' && y <= 'z') y = char(y - 32);
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string Addresses(InternetAddressList* list) {
@@ -130,7 +121,7 @@ SearchText::~SearchText() = default;
 std::optional<std::string> SearchText::Field(std::string_view name) const {
   std::optional<std::string> out;
   for (const auto& f : fields_) {
-    if (!IEqualsAscii(f.name, name)) continue;
+    if (!AsciiIEquals(f.name, name)) continue;
     if (!out) out.emplace();
     else out->push_back('\n');
     *out += f.value;

@@ -499,7 +499,9 @@ Result<uint64_t> Store::ExportMailbox(const std::string& mailbox_in, const std::
 Status Store::CreatePublicFolder(const std::string& folder, const std::string& database) {
   if (folder.empty() || folder.front() == '/' || folder.back() == '/' || folder.find("//") != std::string::npos ||
       std::any_of(folder.begin(), folder.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-    return Error(Code::kUsage, "invalid public folder name", folder, "", "use a name such as Announcements or Team/Plans");
+    return Error(Code::kUsage, "invalid public folder name", folder,
+                 "it is empty, begins or ends with '/', has '//' or a control character",
+                 "use a name such as Announcements or Team/Plans");
   bool exists;
   {
     std::shared_lock<std::shared_mutex> l(catalog_mu_);
@@ -542,6 +544,11 @@ Status Store::Grant(const std::string& folder, const std::string& user_in, const
     grants_[folder][user] = access;
   }
   return SaveCatalog();
+}
+
+std::shared_ptr<Database> Store::PublicDatabase() {
+  auto where = Locate(kPublicMailbox);
+  return where.ok() ? Get(*where) : nullptr;
 }
 
 std::map<std::string, std::string> Store::GrantsFor(const std::string& user_in) {

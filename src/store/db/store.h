@@ -117,6 +117,9 @@ class Store {
   /// or takes it away ("none"). NOT_FOUND for an unknown user,
   /// FOLDER_NOT_FOUND for an unknown folder.
   Status Grant(const std::string& folder, const std::string& user, const std::string& access);
+  /// The mounted database of the public folders; null when there are none
+  /// (or it is dismounted).
+  std::shared_ptr<Database> PublicDatabase();
   /// Public folder → "read" or "read-write", for one user.
   std::map<std::string, std::string> GrantsFor(const std::string& user);
   /// Public folder → user → access.

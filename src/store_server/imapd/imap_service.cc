@@ -51,12 +51,6 @@ constexpr SystemFlag kSystemFlags[] = {{"\\Seen", store::kSeen},       {"\\Answe
                                        {"\\Flagged", store::kFlagged}, {"\\Deleted", store::kDeleted},
                                        {"\\Draft", store::kDraft}};
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string FlagList(const MessageRecord& m) {
   std::string out = "(";
   for (const auto& f : kSystemFlags)
@@ -99,7 +93,7 @@ std::string HeaderFields(std::string_view header, const std::vector<std::string>
       size_t colon = line.find(':');
       std::string_view field = line.substr(0, colon == std::string_view::npos ? 0 : colon);
       while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
-      bool named = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return IEquals(n, field); });
+      bool named = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return imap::AsciiIEquals(n, field); });
       keep = colon != std::string_view::npos && named != negate;
     }
     if (keep) out += line;
@@ -204,9 +198,7 @@ class Session {
   bool read_only_ = false;
   std::vector<MessageRecord> view_;  // message sequence number = index + 1
   uint64_t synced_ = 0;              // the database's commit generation view_ was last read at
-  bool withheld_ = false;            // view_ keeps expunged messages not yet told
-  std::vector<uint32_t> gone_;       // their UIDs, ascending
-  uint64_t highestmodseq_ = 0;       // of the selected folder, as last told
+  std::vector<uint32_t> gone_;       // expunged UIDs view_ keeps until they may be told, ascending
   std::vector<std::string> keywords_;  // the folder's keywords as last told in FLAGS
   // RFC 7162: CONDSTORE is on after ENABLE or the first command that uses
   // it (MODSEQ then goes with every FLAGS this session is sent); QRESYNC
@@ -441,7 +433,7 @@ bool Session::FolderName(const Value& v, std::string* out, std::string* why) {
   }
   std::string name = *d;
   while (!name.empty() && name.back() == '/') name.pop_back();
-  if (IEquals(name, "INBOX")) name = "INBOX";
+  if (imap::AsciiIEquals(name, "INBOX")) name = "INBOX";
   if (name.empty() || name.find("//") != std::string::npos || name[0] == '/' ||
       std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     *why = "'" + v.str() + "' is not a usable folder name";
@@ -460,8 +452,7 @@ bool Session::LookupFolder(const std::string& name, const std::string& as_sent, 
     std::string sub = name == "Public" ? "" : name.substr(7);
     auto grants = store_->GrantsFor(mailbox_);
     auto g = grants.find(sub);
-    auto where = store_->Locate(store::Store::kPublicMailbox);
-    here.db = where.ok() ? store_->Get(*where) : nullptr;
+    here.db = store_->PublicDatabase();
     if (g == grants.end() || !here.db) {
       *reply = std::string("NO [") + code + "] no folder named " + ImapString(as_sent);
       return false;
@@ -544,8 +535,7 @@ std::string Session::List(const ParsedCommand& c, bool lsub) {
   std::vector<Listed> folders;
   for (auto& f : *own) folders.push_back({f, Place{db_, mailbox_, f.name, true}});
   auto grants = store_->GrantsFor(mailbox_);
-  auto where = store_->Locate(store::Store::kPublicMailbox);
-  auto pdb = where.ok() ? store_->Get(*where) : nullptr;
+  auto pdb = store_->PublicDatabase();
   if (!grants.empty() && pdb) {
     store::FolderInfo root;
     root.name = "Public";
@@ -684,15 +674,12 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (!msgs.ok()) return "NO [SERVERBUG] " + msgs.error().Message();
   view_ = std::move(*msgs);
   synced_ = generation;
-  withheld_ = false;
   gone_.clear();
   sdb_ = place.db;
   smailbox_ = place.mailbox;
   folder_ = place.folder;
   read_only_ = read_only || !place.writable;  // a read grant selects read-only
   state_ = State::kSelected;
-  highestmodseq_ = folder.highestmodseq;
-  for (const auto& m : view_) highestmodseq_ = std::max(highestmodseq_, m.modseq);
   uint32_t unseen = 0;
   for (size_t i = 0; i < view_.size(); ++i)
     if (!(view_[i].flags & store::kSeen)) {
@@ -705,7 +692,7 @@ std::string Session::Select(const ParsedCommand& c, bool read_only) {
   if (unseen) out += "* OK [UNSEEN " + std::to_string(unseen) + "] first unseen\r\n";
   out += "* OK [UIDVALIDITY " + std::to_string(folder.uidvalidity) + "] UIDs valid\r\n";
   out += "* OK [UIDNEXT " + std::to_string(folder.uidnext) + "] predicted next UID\r\n";
-  if (condstore_) out += "* OK [HIGHESTMODSEQ " + std::to_string(highestmodseq_) + "] modification sequence\r\n";
+  if (condstore_) out += "* OK [HIGHESTMODSEQ " + std::to_string(folder.highestmodseq) + "] modification sequence\r\n";
   if (resync && known_validity == folder.uidvalidity) {
     // What changed since the client's MODSEQ: expunged UIDs first, as
     // VANISHED (EARLIER), then the flags of messages changed or added.
@@ -738,8 +725,7 @@ std::string Session::StatusItems(const Place& place, const store::FolderInfo& fo
     else if (k == "SIZE") for (const auto& m : *msgs) val += m.size;
     else if (k == "HIGHESTMODSEQ") {
       condstore_ = true;
-      val = folder.highestmodseq;
-      for (const auto& m : *msgs) val = std::max<uint64_t>(val, m.modseq);
+      val = folder.highestmodseq;  // every change takes a MODSEQ from the folder's counter
     } else return "BAD STATUS item " + v.str() + " is not one this server knows";
     *items += (items->empty() ? "" : " ") + k + " " + std::to_string(val);
   }
@@ -859,7 +845,7 @@ bool ParseFlags(const std::vector<Value>& items, uint32_t* flags, std::vector<st
     const std::string& f = v.str();
     if (!f.empty() && f[0] == '\\') {
       auto it = std::find_if(std::begin(kSystemFlags), std::end(kSystemFlags),
-                             [&](const SystemFlag& s) { return IEquals(s.name, f); });
+                             [&](const SystemFlag& s) { return imap::AsciiIEquals(s.name, f); });
       if (it == std::end(kSystemFlags)) {
         *why = f + " is not a system flag a client may set";
         return false;
@@ -940,7 +926,7 @@ void Session::Refresh(bool expunges) {
   std::vector<uint32_t> changed;
   uint64_t now = 0;
   bool known = sdb_->ChangesSince(synced_, smailbox_, folder_, &changed, &now);
-  if (now == synced_ && !(expunges && withheld_)) return;
+  if (now == synced_ && !(expunges && !gone_.empty())) return;
   if (!known) {
     FullRefresh(expunges);
     return;
@@ -989,7 +975,6 @@ void Session::Refresh(bool expunges) {
                 view_.end());
     gone_.clear();
   }
-  withheld_ = !gone_.empty();
   for (uint32_t uid : flagged) {
     auto it = std::lower_bound(view_.begin(), view_.end(), uid, by_uid);
     if (it != view_.end() && it->uid == uid)
@@ -1027,13 +1012,11 @@ void Session::FullRefresh(bool expunges) {
       next.push_back(now);
     } else if (!expunges) {
       next.push_back(view_[i]);
-      withheld_ = true;
       if (!std::binary_search(gone_.begin(), gone_.end(), view_[i].uid))
         gone_.insert(std::upper_bound(gone_.begin(), gone_.end(), view_[i].uid), view_[i].uid);
     }
   }
   if (expunges) {
-    withheld_ = false;
     gone_.clear();
     std::string gone;
     size_t k = 0;
@@ -1201,10 +1184,10 @@ std::string Session::Fetch(const ParsedCommand& c, size_t first, bool uid) {
     else if (m == "FULL") items = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"};
     else items = {a[first + 1].str()};
   }
-  if (std::any_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "MODSEQ"); })) condstore_ = true;
-  if ((uid || condstore_) && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "UID"); }))
+  if (std::any_of(items.begin(), items.end(), [](const std::string& s) { return imap::AsciiIEquals(s, "MODSEQ"); })) condstore_ = true;
+  if ((uid || condstore_) && std::none_of(items.begin(), items.end(), [](const std::string& s) { return imap::AsciiIEquals(s, "UID"); }))
     items.insert(items.begin(), "UID");
-  if (condstore_ && std::none_of(items.begin(), items.end(), [](const std::string& s) { return IEquals(s, "MODSEQ"); }))
+  if (condstore_ && std::none_of(items.begin(), items.end(), [](const std::string& s) { return imap::AsciiIEquals(s, "MODSEQ"); }))
     items.push_back("MODSEQ");
   struct Item {
     std::string name;      // as echoed ("BODY[HEADER]<0>")
@@ -1509,7 +1492,7 @@ std::string Session::Idle() {
       state_ = State::kLogout;
       return "NO the client is gone";
     }
-    if (IEquals(*line, "DONE")) return "OK IDLE terminated";
+    if (imap::AsciiIEquals(*line, "DONE")) return "OK IDLE terminated";
     return "BAD expected DONE to end IDLE";
   }
 }

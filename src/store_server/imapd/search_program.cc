@@ -9,10 +9,6 @@ namespace {
 
 constexpr int kMaxDepth = 32;  // nested lists, NOT and OR chains
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return imap::AsciiUpper(std::string(a)) == imap::AsciiUpper(std::string(b));
-}
-
 }  // namespace
 
 std::string SearchProgram::Parse(const std::vector<imap::Value>& args, size_t first, uint32_t max_seq,
@@ -21,7 +17,7 @@ std::string SearchProgram::Parse(const std::vector<imap::Value>& args, size_t fi
   max_uid_ = max_uid;
   root_.kind = Node::kAnd;
   size_t k = first;
-  if (k + 1 < args.size() && !args[k].is_list() && IEquals(args[k].str(), "CHARSET")) {
+  if (k + 1 < args.size() && !args[k].is_list() && imap::AsciiIEquals(args[k].str(), "CHARSET")) {
     std::string cs = imap::AsciiUpper(args[k + 1].str());
     if (cs != "UTF-8" && cs != "US-ASCII") return "NO [BADCHARSET (UTF-8 US-ASCII)] charset " + args[k + 1].str() + " is not supported";
     k += 2;
@@ -194,7 +190,7 @@ bool SearchProgram::Eval(const Node& n, const store::MessageRecord& m, uint32_t 
     case Node::kUnflag: return (m.flags & n.flag) == 0;
     case Node::kKeyword:
     case Node::kUnkeyword: {
-      bool has = std::any_of(m.keywords.begin(), m.keywords.end(), [&](const std::string& kw) { return IEquals(kw, n.needle); });
+      bool has = std::any_of(m.keywords.begin(), m.keywords.end(), [&](const std::string& kw) { return imap::AsciiIEquals(kw, n.needle); });
       return has == (n.kind == Node::kKeyword);
     }
     case Node::kSeq: return imap::InRanges(n.ranges, seq);

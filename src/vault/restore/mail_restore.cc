@@ -11,6 +11,7 @@
 
 #include "common/fs.h"
 #include "imap/datetime.h"
+#include "imap/response.h"
 #include "imap/utf7.h"
 
 namespace mx::vault {
@@ -20,12 +21,6 @@ using imap::Value;
 
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 // What identifies a message on the target without fetching its body.
 using Key = std::tuple<uint64_t, int64_t, std::string>;  // size, internal date, Message-ID
@@ -80,7 +75,7 @@ std::string HeaderValue(std::string_view msg, std::string_view name) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // end of the header
     size_t colon = line.find(':');
-    if (colon != std::string_view::npos && IEquals(line.substr(0, colon), name)) {
+    if (colon != std::string_view::npos && imap::AsciiIEquals(line.substr(0, colon), name)) {
       std::string v(line.substr(colon + 1));
       size_t next = eol == std::string_view::npos ? msg.size() : eol + 1;
       while (next < msg.size() && (msg[next] == ' ' || msg[next] == '\t')) {  // folded
